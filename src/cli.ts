@@ -1,0 +1,78 @@
+// Entry point: argv -> settings -> master (or, in a worker process, the worker).
+import { parseArgs } from './config/cli-args';
+import { ConfigError, formatSettings, resolveSettings } from './config/load';
+import { BindError } from './http/listeners';
+import { Logger } from './log/logger';
+import { Arbiter } from './master/arbiter';
+import { resolveWorkerCount } from './platform/cpus';
+import { WORKER_ENV } from './protocol';
+import { runWorker } from './worker/main';
+import { AppLoadError, loadApp } from './worker/load-app';
+
+declare const NARWHAL_VERSION: string;
+
+function fatal(message: string, code: number): never {
+  process.stderr.write(`narwhal: error: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  if (args.version) {
+    process.stdout.write(`narwhal ${NARWHAL_VERSION} (Node.js ${process.version})\n`);
+    return;
+  }
+  if (args.help) {
+    process.stdout.write(args.helpText());
+    return;
+  }
+  const cwd = process.cwd();
+  const resolved = await resolveSettings(args.values, process.env, cwd);
+  const { settings } = resolved;
+  const workers = resolveWorkerCount(settings.workers);
+  if (settings.print_config) {
+    const lines = formatSettings(settings).map((l) => (l.startsWith('workers = ') ? `workers = ${workers.count}` : l));
+    lines.push(`# workers = ${workers.count}: ${workers.source}`);
+    if (resolved.configFile) lines.push(`# config file: ${resolved.configFile}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return;
+  }
+  if (!settings.app) throw new ConfigError('no APP given: narwhal [options] path/to/app.js[:export]; see narwhal --help');
+  if (settings.check_config) {
+    try {
+      const app = await loadApp(settings.app, cwd);
+      await app.close?.();
+      process.stdout.write(`Config OK: ${settings.app} is a ${app.kind} app\n`);
+      process.exit(0);
+    } catch (err) {
+      const message = err instanceof AppLoadError ? err.message : (err as Error)?.stack ?? String(err);
+      process.stderr.write(`narwhal: cannot load the app: ${message}\n`);
+      process.exit(1);
+    }
+  }
+  const log = new Logger(settings.log_level);
+  log.info(`Starting narwhal ${NARWHAL_VERSION} (Node.js ${process.version})`);
+  const arbiter = new Arbiter({
+    app: settings.app, cwd, settings, workers: workers.count, log,
+    reloadSettings: async () => {
+      const next = await resolveSettings(args.values, process.env, cwd);
+      return { settings: next.settings, workers: resolveWorkerCount(next.settings.workers).count };
+    },
+  });
+  process.exit(await arbiter.run());
+}
+
+if (process.env[WORKER_ENV]) {
+  // The app's own child processes must not start as narwhal workers.
+  delete process.env[WORKER_ENV];
+  runWorker().catch((err) => {
+    process.stderr.write(`narwhal worker: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  });
+} else {
+  main(process.argv.slice(2)).catch((err) => {
+    if (err instanceof ConfigError) fatal(err.message, 2);
+    if (err instanceof BindError) fatal(err.message, 1);
+    fatal((err as Error)?.stack ?? String(err), 1);
+  });
+}

@@ -1,0 +1,144 @@
+// The settings registry: every setting narwhal has is declared here once, with its flag,
+// environment variable, type, default and one line of help. The CLI, config files,
+// environment variables, --print-config and the README's settings table all read this table.
+import {
+  type ValueType, bindAddress, boolean, byteSize, integer, listOf, oneOf, optionalText,
+  seconds, workerCount,
+} from './types';
+
+export type Section = 'app' | 'server' | 'workers' | 'lifecycle' | 'admin' | 'logging' | 'process';
+
+export interface SettingSpec<T> {
+  /** snake_case: the key in config files and the name --print-config prints. */
+  readonly name: string;
+  /** cac flag spec, e.g. '-w, --workers <n>'; absent for settings without a flag. */
+  readonly flag?: string;
+  readonly type: ValueType<T>;
+  /** The default; a function when it depends on the environment (PORT, WEB_CONCURRENCY). */
+  readonly default: T | ((env: NodeJS.ProcessEnv) => T);
+  readonly defaultText?: string;
+  readonly section: Section;
+  readonly help: string;
+  /** Actions and file selectors make no sense inside a config file. */
+  readonly notInFile?: boolean;
+}
+
+const optionalBind: ValueType<string | null> = {
+  allowed: `${bindAddress.allowed}, or empty for none`,
+  parse: (raw) => (raw === null || raw === '' ? null : bindAddress.parse(raw)),
+  format: (v) => v ?? '',
+};
+
+function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
+  return spec;
+}
+
+export const DISTRIBUTION_MODES = ['round-robin', 'shared', 'reuseport'] as const;
+export type DistributionMode = (typeof DISTRIBUTION_MODES)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const SETTINGS = {
+  app: setting({
+    name: 'app', type: optionalText('path/to/file[:export] or path/to/file:factory()'),
+    default: null, section: 'app',
+    help: 'The app to serve: FILE[:EXPORT] or FILE:FACTORY() (also the positional argument)',
+  }),
+  config: setting({
+    name: 'config', flag: '-c, --config <file>', type: optionalText('a path to a config file'),
+    default: null, section: 'app', notInFile: true,
+    help: 'Config file (.js, .mjs, .cjs, .json); default: narwhal.config.* in the working directory',
+  }),
+  bind: setting({
+    name: 'bind', flag: '-b, --bind <address>', type: listOf(bindAddress),
+    default: (env) => [env.PORT ? `0.0.0.0:${env.PORT}` : '127.0.0.1:8000'],
+    defaultText: '127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set', section: 'server',
+    help: 'Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N; repeatable',
+  }),
+  backlog: setting({
+    name: 'backlog', flag: '--backlog <n>', type: integer(1, 65535), default: 2048, section: 'server',
+    help: 'Maximum number of pending connections in each listen queue',
+  }),
+  distribution: setting({
+    name: 'distribution', flag: '--distribution <mode>', type: oneOf(DISTRIBUTION_MODES),
+    default: 'round-robin' as DistributionMode, section: 'server',
+    help: 'How connections reach workers: round-robin (via the master), shared (one socket), reuseport (one socket per worker)',
+  }),
+  keep_alive: setting({
+    name: 'keep_alive', flag: '--keep-alive <seconds>', type: seconds(0), default: 5, section: 'server',
+    help: 'Seconds an idle keep-alive connection is held open',
+  }),
+  workers: setting({
+    name: 'workers', flag: '-w, --workers <n>', type: workerCount,
+    default: (env) => (env.WEB_CONCURRENCY ? workerCount.parse(env.WEB_CONCURRENCY) : 'auto'),
+    defaultText: 'auto, or $WEB_CONCURRENCY when set', section: 'workers',
+    help: 'Number of worker processes, or auto to size the pool from the CPUs the container may use',
+  }),
+  timeout: setting({
+    name: 'timeout', flag: '-t, --timeout <seconds>', type: seconds(0), default: 30, section: 'workers',
+    help: 'A worker whose event loop is blocked this long is killed and replaced (0 = never)',
+  }),
+  graceful_timeout: setting({
+    name: 'graceful_timeout', flag: '--graceful-timeout <seconds>', type: seconds(0), default: 30,
+    section: 'workers', help: 'Seconds a stopping worker gets to finish in-flight requests before it is killed',
+  }),
+  max_requests: setting({
+    name: 'max_requests', flag: '--max-requests <n>', type: integer(0), default: 0, section: 'workers',
+    help: 'Recycle a worker after it has served this many requests (0 = never)',
+  }),
+  max_requests_jitter: setting({
+    name: 'max_requests_jitter', flag: '--max-requests-jitter <n>', type: integer(0), default: 0,
+    section: 'workers', help: 'Add a random 0..N to max_requests per worker, so workers do not recycle together',
+  }),
+  max_worker_memory: setting({
+    name: 'max_worker_memory', flag: '--max-worker-memory <size>', type: byteSize, default: 0, section: 'workers',
+    help: 'Recycle a worker gracefully when its resident memory exceeds this (e.g. 512MB; 0 = never)',
+  }),
+  worker_heap_mb: setting({
+    name: 'worker_heap_mb', flag: '--worker-heap-mb <mb>', type: integer(0), default: 0, section: 'workers',
+    help: "Each worker's V8 old-space limit in MiB (0 = sized from the container memory limit)",
+  }),
+  shutdown_delay: setting({
+    name: 'shutdown_delay', flag: '--shutdown-delay <seconds>', type: seconds(0), default: 0, section: 'lifecycle',
+    help: 'On TERM, report not-ready and keep serving this long before draining (for load balancers)',
+  }),
+  admin_bind: setting({
+    name: 'admin_bind', flag: '--admin-bind <address>', type: optionalBind, default: null, section: 'admin',
+    help: 'HOST:PORT for /healthz, /readyz and /metrics, served by the master (off unless set)',
+  }),
+  pid: setting({
+    name: 'pid', flag: '-p, --pid <file>', type: optionalText('a file path'), default: null, section: 'process',
+    help: 'Write the master PID to this file',
+  }),
+  proc_name: setting({
+    name: 'proc_name', flag: '-n, --name <name>', type: optionalText('a process name'), default: null,
+    section: 'process', help: 'Name shown in process titles instead of the app spec',
+  }),
+  log_level: setting({
+    name: 'log_level', flag: '--log-level <level>', type: oneOf(LOG_LEVELS), default: 'info' as LogLevel,
+    section: 'logging', help: 'Error log verbosity',
+  }),
+  check_config: setting({
+    name: 'check_config', flag: '--check-config', type: boolean, default: false, section: 'process',
+    notInFile: true, help: 'Validate the settings, load the app once, and exit (0 if fine, 1 if not)',
+  }),
+  print_config: setting({
+    name: 'print_config', flag: '--print-config', type: boolean, default: false, section: 'process',
+    notInFile: true, help: 'Print the resolved settings, one "name = value" per line, and exit',
+  }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+type ValueOf<S> = S extends SettingSpec<infer T> ? T : never;
+export type Settings = { -readonly [K in SettingName]: ValueOf<(typeof SETTINGS)[K]> };
+
+export const SETTING_LIST: readonly SettingSpec<unknown>[] = Object.values(SETTINGS) as SettingSpec<unknown>[];
+
+export function envVarName(name: string): string {
+  return `NARWHAL_${name.toUpperCase()}`;
+}
+
+/** The long flag of a setting, e.g. '--graceful-timeout'. */
+export function longFlag(spec: SettingSpec<unknown>): string | undefined {
+  return spec.flag?.match(/--[a-z0-9-]+/)?.[0];
+}

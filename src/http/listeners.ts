@@ -1,0 +1,130 @@
+// Listening sockets, bound by the master before any worker exists so that a bad address is
+// one line and no fork. The master holds every socket for its whole life (that is what lets
+// workers come and go, and a new master inherit them, without refusing a connection).
+import { lookup } from 'node:dns/promises';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+/** libuv's stream handle as Node's net module uses it internally (tcp_wrap / pipe_wrap). */
+export interface RawServerHandle {
+  fd: number;
+  listen(backlog: number): number;
+  close(cb?: () => void): void;
+  getsockname?(out: Record<string, unknown>): number;
+  onconnection: ((status: number, client?: RawServerHandle) => void) | null;
+}
+
+type CreateServerHandle = (
+  address: string | null, port: number, addressType: number, fd?: number, flags?: number,
+) => RawServerHandle | number;
+
+// The same call node:cluster's primary uses to bind without accepting (lib/net.js).
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+
+export class BindError extends Error {}
+
+export interface Listener {
+  /** As configured: 127.0.0.1:8000, [::1]:8000, unix:/run/app.sock, fd://3. */
+  readonly address: string;
+  readonly handle: RawServerHandle;
+  /** For TCP: the bound host and (real, if 0 was asked) port. */
+  readonly tcp?: { host: string; port: number; family: 4 | 6 };
+  readonly unixPath?: string;
+  /** The URL the log shows. */
+  readonly url: string;
+}
+
+export interface ParsedAddress {
+  kind: 'tcp' | 'unix' | 'fd';
+  host: string;
+  port: number;
+  path: string;
+  fd: number;
+}
+
+export function parseAddress(address: string): ParsedAddress {
+  if (address.startsWith('unix:')) return { kind: 'unix', host: '', port: -1, path: address.slice(5), fd: -1 };
+  if (address.startsWith('fd://')) return { kind: 'fd', host: '', port: -1, path: '', fd: Number(address.slice(5)) };
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+  if (!m) throw new BindError(`invalid bind address "${address}"`);
+  return { kind: 'tcp', host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]), path: '', fd: -1 };
+}
+
+function fail(address: string, errno: number): never {
+  const name = getSystemErrorName(errno);
+  const why: Record<string, string> = {
+    EADDRINUSE: 'address already in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'address not available',
+    EBADF: 'not an open file descriptor', ENOENT: 'no such directory', ENOTSOCK: 'not a socket',
+  };
+  throw new BindError(`cannot bind ${address}: ${why[name] ?? name} (${name})`);
+}
+
+function removeStaleUnixSocket(path: string): void {
+  try {
+    if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+  } catch { /* bind reports what is wrong */ }
+}
+
+async function bindOne(address: string, inheritedFd: number | undefined): Promise<Listener> {
+  const parsed = parseAddress(address);
+  if (inheritedFd !== undefined || parsed.kind === 'fd') {
+    const fd = inheritedFd ?? parsed.fd;
+    const handle = createServerHandle(null, -1, -1, fd);
+    if (typeof handle === 'number') fail(address, handle);
+    const info: Record<string, unknown> = {};
+    handle.getsockname?.(info);
+    const tcp = typeof info.port === 'number'
+      ? { host: String(info.address), port: info.port, family: (info.family === 'IPv6' ? 6 : 4) as 4 | 6 }
+      : undefined;
+    return { address, handle, tcp, url: tcp ? `http://${tcp.host}:${tcp.port}` : address };
+  }
+  if (parsed.kind === 'unix') {
+    removeStaleUnixSocket(parsed.path);
+    const handle = createServerHandle(parsed.path, -1, -1);
+    if (typeof handle === 'number') fail(address, handle);
+    return { address, handle, unixPath: parsed.path, url: `unix:${parsed.path}` };
+  }
+  let host = parsed.host;
+  let family: 4 | 6 = net.isIPv6(host) ? 6 : 4;
+  if (!net.isIP(host)) {
+    try {
+      const found = await lookup(host);
+      [host, family] = [found.address, found.family as 4 | 6];
+    } catch {
+      throw new BindError(`cannot bind ${address}: cannot resolve host "${parsed.host}"`);
+    }
+  }
+  const handle = createServerHandle(host, parsed.port, family);
+  if (typeof handle === 'number') fail(address, handle);
+  // libuv defers EADDRINUSE from bind() to listen(); a socket that did not get the asked
+  // port did not bind.
+  const info: Record<string, unknown> = {};
+  const err = handle.getsockname?.(info) ?? 0;
+  if (err !== 0 || (parsed.port !== 0 && info.port !== parsed.port)) {
+    handle.close();
+    fail(address, err || -98 /* EADDRINUSE */);
+  }
+  const port = Number(info.port);
+  const shownHost = family === 6 ? `[${host}]` : host;
+  return { address, handle, tcp: { host, port, family }, url: `http://${shownHost}:${port}` };
+}
+
+/** Binds every address, or closes what it bound and throws a BindError naming the bad one. */
+export async function bindAll(addresses: string[], inherited: Map<string, number> = new Map()): Promise<Listener[]> {
+  const bound: Listener[] = [];
+  try {
+    for (const address of addresses) bound.push(await bindOne(address, inherited.get(address)));
+  } catch (err) {
+    closeAll(bound);
+    throw err;
+  }
+  return bound;
+}
+
+export function closeAll(listeners: Listener[]): void {
+  for (const l of listeners) {
+    l.handle.close();
+    if (l.unixPath) removeStaleUnixSocket(l.unixPath);
+  }
+}

@@ -1,0 +1,336 @@
+// The master process, after Gunicorn's arbiter: it owns the listening sockets and a pool of
+// workers, and keeps the pool at its target size. Everything it does is one of:
+//   - a signal, handled by the method named after it (handleHup, handleTtin, ...);
+//   - a worker event (ready, heartbeat, retire request, exit);
+//   - manage(), run after each of those and on a timer, which compares the pool with the
+//     target and spawns, retires or kills workers until they agree.
+// Phases: booting (no worker ready yet) -> running -> stopping; a failed first boot halts.
+import type { Settings } from '../config/settings';
+import { bindAll, closeAll, type Listener } from '../http/listeners';
+import type { Logger } from '../log/logger';
+import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage } from '../protocol';
+import { removePidfile, writePidfile } from './pidfile';
+import { RoundRobin } from './round-robin';
+import { inheritedFd, spawnWorker } from './spawn';
+import { RESTART_REASONS, WorkerHandle, type RestartReason } from './worker-handle';
+
+export type Phase = 'booting' | 'running' | 'stopping';
+
+export interface ArbiterOptions {
+  app: string;
+  cwd: string;
+  settings: Settings;
+  /** Pool size with workers=auto already resolved. */
+  workers: number;
+  log: Logger;
+  /** Re-reads the config file and environment (HUP); resolves to the new settings. */
+  reloadSettings: () => Promise<{ settings: Settings; workers: number }>;
+  /** Extra Node flags for workers (heap sizing), from the container facts. */
+  workerNodeFlags?: (workers: number) => string[];
+}
+
+const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const MAX_BACKOFF_MS = 30_000;
+
+export class Arbiter {
+  phase: Phase = 'booting';
+  settings: Settings;
+  target: number;
+  listeners: Listener[] = [];
+  readonly workers = new Map<number, WorkerHandle>();
+  readonly restarts: Record<RestartReason, number> = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
+  private readonly log: Logger;
+  private roundRobin: RoundRobin | null = null;
+  private everReady = false;
+  private age = 0;
+  private bootFailures = 0;
+  private nextSpawnAt = 0;
+  private tick: NodeJS.Timeout | null = null;
+  private exitCode = 0;
+  private stopped!: () => void;
+  /** Listeners for state changes (the admin server's readiness, tests). */
+  readonly onChange: Array<() => void> = [];
+
+  constructor(private readonly options: ArbiterOptions) {
+    this.settings = options.settings;
+    this.target = options.workers;
+    this.log = options.log;
+  }
+
+  /** Binds, boots the pool and supervises it; resolves with the exit code when the master stops. */
+  async run(inherited?: Map<string, number>): Promise<number> {
+    this.listeners = await bindAll(this.settings.bind, inherited);
+    process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
+    for (const l of this.listeners) this.log.info(`Listening at: ${l.url} (${process.pid})`);
+    this.log.info(`Using distribution: ${this.settings.distribution}`);
+    if (this.settings.pid) writePidfile(this.settings.pid);
+    if (this.settings.distribution === 'round-robin') {
+      this.roundRobin = new RoundRobin(() => this.readyWorkers());
+      this.roundRobin.start(this.listeners, this.settings.backlog);
+    }
+    for (const sig of SIGNALS) process.on(sig, () => this.handleSignal(sig));
+    const done = new Promise<void>((resolve) => { this.stopped = resolve; });
+    this.manage();
+    this.tick = setInterval(() => this.manage(), this.heartbeatMs());
+    await done;
+    return this.exitCode;
+  }
+
+  readyWorkers(): WorkerHandle[] {
+    return [...this.workers.values()].filter((w) => w.state === 'ready' && w.child.connected);
+  }
+
+  private heartbeatMs(): number {
+    return Math.min(1000, Math.max(100, (this.settings.timeout * 1000) / 4 || 1000));
+  }
+
+  private changed(): void {
+    for (const fn of this.onChange) fn();
+  }
+
+  // ---- the pool ---------------------------------------------------------------------------
+
+  /** Brings the pool in line with the target. Idempotent: safe to call at any time. */
+  manage(): void {
+    if (this.phase === 'stopping') return;
+    this.killTimedOut();
+    const live = [...this.workers.values()].filter((w) => w.live);
+    const retiring = live.filter((w) => w.retireReason);
+    const fresh = live.filter((w) => !w.retireReason);
+    const freshReady = fresh.filter((w) => w.state === 'ready').length;
+    // Replace retiring workers one at a time, keeping ready capacity at the target.
+    let ready = freshReady + retiring.filter((w) => w.state === 'ready').length;
+    for (const old of retiring.sort((a, b) => a.age - b.age)) {
+      if (old.state === 'booting' || ready - 1 >= this.target) {
+        if (old.state === 'ready') ready--;
+        old.drain(old.retireReason!, 'SIGUSR2', this.settings.graceful_timeout);
+      }
+    }
+    const booting = fresh.filter((w) => w.state === 'booting').length;
+    if (fresh.length < this.target && Date.now() >= this.nextSpawnAt) {
+      const wanted = retiring.length > 0 ? Math.min(1 - booting, this.target - fresh.length) : this.target - fresh.length;
+      for (let i = 0; i < wanted; i++) this.spawn();
+    } else if (fresh.length > this.target) {
+      // Scale down: the oldest go first (as Gunicorn's TTOU does).
+      const extra = fresh.sort((a, b) => a.age - b.age).slice(0, fresh.length - this.target);
+      for (const w of extra) w.drain('scale', 'SIGUSR2', this.settings.graceful_timeout);
+    }
+    this.changed();
+  }
+
+  private spawn(): WorkerHandle {
+    const plans: ListenerPlan[] = [];
+    const fds: number[] = [];
+    this.listeners.forEach((l) => {
+      const mode = this.settings.distribution;
+      if (mode === 'round-robin') plans.push({ kind: 'forwarded', address: l.address });
+      else if (mode === 'reuseport' && l.tcp) plans.push({ kind: 'reuseport', host: l.tcp.host, port: l.tcp.port, address: l.address });
+      else {
+        plans.push({ kind: 'inherited', fd: inheritedFd(fds.length), address: l.address });
+        fds.push(l.handle.fd);
+      }
+    });
+    const child = spawnWorker({ fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [] });
+    const worker = new WorkerHandle(child, ++this.age);
+    this.workers.set(worker.pid, worker);
+    this.log.info(`Booting worker with pid: ${worker.pid}`);
+    const jitter = this.settings.max_requests_jitter;
+    const maxRequests = this.settings.max_requests > 0
+      ? this.settings.max_requests + Math.floor(Math.random() * (jitter + 1)) : 0;
+    child.on('message', (m: WorkerMessage) => this.onWorkerMessage(worker, m));
+    child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
+    child.on('error', (err) => this.log.error(`Worker (pid:${worker.pid}): ${err.message}`));
+    worker.send({
+      t: 'boot', app: this.options.app, cwd: this.options.cwd, settings: this.settings,
+      listeners: plans, maxRequests, heartbeatMs: this.heartbeatMs(),
+    });
+    return worker;
+  }
+
+  private killTimedOut(): void {
+    const timeoutMs = this.settings.timeout * 1000;
+    if (timeoutMs <= 0) return;
+    const now = Date.now();
+    for (const w of this.workers.values()) {
+      if (w.state === 'exited' || now - w.lastHeartbeat <= timeoutMs || w.stopReason === 'timeout') continue;
+      this.log.critical(`WORKER TIMEOUT (pid:${w.pid})`);
+      w.stopReason = 'timeout';
+      w.signal('SIGKILL');
+    }
+  }
+
+  private onWorkerMessage(worker: WorkerHandle, m: WorkerMessage): void {
+    worker.lastHeartbeat = Date.now();
+    switch (m.t) {
+      case 'ready':
+        if (worker.state !== 'booting') return;
+        worker.state = 'ready';
+        this.everReady = true;
+        this.bootFailures = 0;
+        if (this.phase === 'booting') this.phase = 'running';
+        this.roundRobin?.flush();
+        this.manage();
+        return;
+      case 'heartbeat': {
+        const { t: _t, ...stats } = m;
+        worker.stats = stats;
+        return;
+      }
+      case 'retire':
+        if (worker.state === 'ready' && !worker.retireReason) {
+          worker.retireReason = m.reason;
+          this.manage();
+        }
+        return;
+      case 'boot-error':
+        worker.bootError = m.message;
+        return;
+    }
+  }
+
+  private onWorkerExit(worker: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
+    const wasBooting = worker.state === 'booting';
+    worker.exited();
+    this.workers.delete(worker.pid);
+    const how = signal ? `was sent ${signal}` : `exited with code ${code}`;
+    if (this.phase === 'stopping') {
+      this.log.info(`Worker exiting (pid: ${worker.pid})`);
+      if (this.workers.size === 0) this.finish();
+      return;
+    }
+    const reason = worker.stopReason;
+    if (reason === null) {
+      if (wasBooting && (worker.bootError || code === WORKER_BOOT_ERROR)) return this.onBootFailure(worker);
+      this.log.error(`Worker (pid:${worker.pid}) ${how}!`);
+      this.restarts.crash++;
+    } else if (reason === 'scale' || reason === 'shutdown') {
+      this.log.info(`Worker exiting (pid: ${worker.pid})`);
+    } else {
+      this.log.info(`Worker (pid:${worker.pid}) ${how} (${reason})`);
+      this.restarts[reason]++;
+    }
+    this.manage();
+  }
+
+  /** A worker died before it was ready: halt if no worker ever booted, else back off and retry. */
+  private onBootFailure(worker: WorkerHandle): void {
+    const message = worker.bootError ?? `worker exited with code ${WORKER_BOOT_ERROR}`;
+    if (!this.everReady) {
+      this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}`);
+      return this.halt('Worker failed to boot.', WORKER_BOOT_ERROR);
+    }
+    this.bootFailures++;
+    const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.bootFailures - 1));
+    this.nextSpawnAt = Date.now() + delay;
+    this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}; retrying in ${delay / 1000}s`);
+    setTimeout(() => this.manage(), delay).unref();
+    this.manage();
+  }
+
+  // ---- signals ----------------------------------------------------------------------------
+
+  private handleSignal(sig: (typeof SIGNALS)[number]): void {
+    this.log.info(`Handling signal: ${sig.slice(3).toLowerCase()}`);
+    const handlers: Record<(typeof SIGNALS)[number], () => void> = {
+      SIGHUP: () => void this.handleHup(),
+      SIGTERM: () => this.handleTerm(),
+      SIGINT: () => this.handleInt(),
+      SIGQUIT: () => this.handleInt(),
+      SIGTTIN: () => this.handleTtin(),
+      SIGTTOU: () => this.handleTtou(),
+      SIGUSR1: () => this.handleUsr1(),
+      SIGUSR2: () => this.handleUsr2(),
+      SIGWINCH: () => this.handleWinch(),
+    };
+    handlers[sig]();
+  }
+
+  /** Reload: new settings, then every worker replaced one at a time, successor ready first. */
+  async handleHup(): Promise<void> {
+    if (this.phase === 'stopping') return;
+    try {
+      const next = await this.options.reloadSettings();
+      // Sockets stay as they are: rebinding would refuse connections. Everything else reloads.
+      this.settings = { ...next.settings, bind: this.settings.bind, distribution: this.settings.distribution };
+      this.log.setLevel(this.settings.log_level);
+      this.target = next.workers;
+    } catch (err) {
+      this.log.error(`Reload: keeping the current settings: ${(err as Error).message}`);
+    }
+    for (const w of this.workers.values()) if (w.live && !w.retireReason) w.retireReason = 'reload';
+    this.manage();
+  }
+
+  handleTtin(): void {
+    this.target++;
+    this.manage();
+  }
+
+  handleTtou(): void {
+    if (this.target <= 1) return;
+    this.target--;
+    this.manage();
+  }
+
+  /** Stop all workers gracefully, keep the master (and the sockets); TTIN or HUP bring them back. */
+  handleWinch(): void {
+    this.target = 0;
+    this.manage();
+  }
+
+  handleUsr1(): void {
+    for (const w of this.workers.values()) w.signal('SIGUSR1');
+  }
+
+  handleUsr2(): void {
+    this.log.warning('USR2 (binary upgrade) is not available in this build');
+  }
+
+  /** Graceful shutdown: in-flight requests finish, up to --graceful-timeout. */
+  handleTerm(): void {
+    this.stop(true);
+  }
+
+  /** Quick shutdown. */
+  handleInt(): void {
+    this.stop(false);
+  }
+
+  stop(graceful: boolean): void {
+    if (this.phase === 'stopping' && graceful) return;
+    this.phase = 'stopping';
+    this.changed();
+    if (this.tick) clearInterval(this.tick);
+    // Stop accepting: the kernel refuses new connections once no process holds the socket.
+    closeAll(this.listeners);
+    this.listeners = [];
+    for (const w of this.workers.values()) {
+      if (graceful) w.drain('shutdown', 'SIGTERM', this.settings.graceful_timeout);
+      else {
+        w.stopReason = 'shutdown';
+        w.signal('SIGQUIT');
+      }
+    }
+    const limit = graceful ? this.settings.graceful_timeout * 1000 + 2000 : 2000;
+    setTimeout(() => {
+      for (const w of this.workers.values()) w.signal('SIGKILL');
+      setTimeout(() => this.finish(), 500).unref();
+    }, limit).unref();
+    if (this.workers.size === 0) this.finish();
+  }
+
+  private halt(reason: string, code: number): void {
+    this.exitCode = code;
+    this.log.info('Shutting down: Master');
+    this.log.info(`Reason: ${reason}`);
+    this.stop(false);
+  }
+
+  private finish(): void {
+    if (this.phase !== 'stopping') return;
+    if (this.exitCode === 0) this.log.info('Shutting down: Master');
+    if (this.settings.pid) removePidfile(this.settings.pid);
+    for (const sig of SIGNALS) process.removeAllListeners(sig);
+    this.stopped();
+  }
+}

@@ -1,0 +1,58 @@
+// The master's view of one worker process.
+import type { ChildProcess } from 'node:child_process';
+import type { MasterMessage, WorkerStats } from '../protocol';
+
+export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
+export type RestartReason = 'crash' | 'timeout' | 'max_requests' | 'memory' | 'reload' | 'signal';
+export const RESTART_REASONS: readonly RestartReason[] = ['crash', 'timeout', 'max_requests', 'memory', 'reload', 'signal'];
+
+export class WorkerHandle {
+  state: WorkerState = 'booting';
+  readonly pid: number;
+  readonly spawnedAt = Date.now();
+  lastHeartbeat = Date.now();
+  stats: WorkerStats = { requests: 0, inFlight: 0, rss: 0, heapLimit: 0, lag: 0 };
+  /** Set when the worker is to be replaced: its successor boots first, then it drains. */
+  retireReason: RestartReason | null = null;
+  /** Why it is stopping, once it is; an exit without one is a crash. */
+  stopReason: RestartReason | 'shutdown' | 'scale' | null = null;
+  bootError: string | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly child: ChildProcess, readonly age: number) {
+    this.pid = child.pid as number;
+  }
+
+  get live(): boolean {
+    return this.state === 'booting' || this.state === 'ready';
+  }
+
+  send(message: MasterMessage, handle?: unknown, callback?: (err: Error | null) => void): void {
+    if (!this.child.connected) return callback?.(new Error('worker disconnected'));
+    this.child.send(message, handle as never, callback ?? undefined);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(this.pid, sig);
+    } catch { /* already gone */ }
+  }
+
+  /**
+   * Asks the worker to finish its in-flight requests and exit (TERM for a shutdown, USR2 to
+   * recycle), and kills it if it is still there after the graceful timeout.
+   */
+  drain(reason: NonNullable<WorkerHandle['stopReason']>, sig: 'SIGTERM' | 'SIGUSR2', gracefulTimeoutS: number): void {
+    if (this.state === 'exited') return;
+    this.stopReason ??= reason;
+    this.state = 'draining';
+    this.signal(sig);
+    this.killTimer ??= setTimeout(() => this.signal('SIGKILL'), gracefulTimeoutS * 1000 + 1000);
+    this.killTimer.unref();
+  }
+
+  exited(): void {
+    this.state = 'exited';
+    if (this.killTimer) clearTimeout(this.killTimer);
+  }
+}

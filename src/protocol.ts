@@ -1,0 +1,45 @@
+// Messages between the master and its workers over the IPC channel.
+import type { Settings } from './config/settings';
+
+/** How a worker gets its connections (see bench/README.md for why the default is what it is). */
+export type ListenerPlan =
+  | { kind: 'inherited'; fd: number; address: string }
+  | { kind: 'forwarded'; address: string }
+  | { kind: 'reuseport'; host: string; port: number; address: string };
+
+export interface BootMessage {
+  t: 'boot';
+  app: string;
+  cwd: string;
+  settings: Settings;
+  listeners: ListenerPlan[];
+  /** This worker's own max-requests, jitter included (0 = unlimited). */
+  maxRequests: number;
+  heartbeatMs: number;
+}
+
+export type MasterMessage =
+  | BootMessage
+  /** A connection accepted by the master (round-robin); the socket handle rides along. */
+  | { t: 'conn'; listener: number };
+
+export interface WorkerStats {
+  requests: number;
+  inFlight: number;
+  rss: number;
+  heapLimit: number;
+  /** Event-loop lag in seconds, as last measured. */
+  lag: number;
+}
+
+export type WorkerMessage =
+  | { t: 'ready' }
+  | { t: 'boot-error'; message: string }
+  | ({ t: 'heartbeat' } & WorkerStats)
+  /** The worker asks to be replaced (max-requests reached): the master boots its successor first. */
+  | { t: 'retire'; reason: 'max_requests' | 'memory' };
+
+/** Exit code of a worker whose app could not be loaded (Gunicorn's WORKER_BOOT_ERROR). */
+export const WORKER_BOOT_ERROR = 3;
+/** Environment variable that makes the executable start as a worker. */
+export const WORKER_ENV = 'NARWHAL_WORKER_PROCESS';

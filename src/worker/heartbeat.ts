@@ -1,0 +1,22 @@
+// The worker's pulse: a heartbeat to the master on a timer. A worker whose event loop is
+// blocked sends none, and the master kills it after --timeout (Gunicorn's WORKER TIMEOUT).
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import type { WorkerMessage } from '../protocol';
+import type { HttpCounters } from './http-server';
+
+export function startHeartbeat(intervalMs: number, counters: HttpCounters, send: (m: WorkerMessage) => void): () => void {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const beat = () => {
+    // p99 of the last interval: lag that matters, without one GC pause dominating.
+    const lag = delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
+    delay.reset();
+    send({ t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: process.memoryUsage.rss(), heapLimit, lag });
+  };
+  const timer = setInterval(beat, intervalMs);
+  timer.unref();
+  beat();
+  return () => { clearInterval(timer); delay.disable(); };
+}

@@ -1,0 +1,112 @@
+// The worker's HTTP side: one http.Server per listener, all running the same app, with the
+// bookkeeping a graceful drain needs (which connections are busy, which responses are open).
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Settings } from '../config/settings';
+import type { ListenerPlan } from '../protocol';
+import type { RequestListener } from './load-app';
+
+const kActive = Symbol('narwhal.activeRequests');
+const kServed = Symbol('narwhal.servedRequests');
+type TrackedSocket = net.Socket & { [kActive]: number; [kServed]: number };
+
+export interface HttpCounters {
+  requests: number;
+  inFlight: number;
+}
+
+export class WorkerHttp {
+  readonly servers: http.Server[] = [];
+  readonly counters: HttpCounters = { requests: 0, inFlight: 0 };
+  private readonly sockets = new Set<TrackedSocket>();
+  private readonly openResponses = new Set<ServerResponse>();
+  private draining = false;
+  private onIdle: (() => void) | null = null;
+  /** Called once per request, after counting (max-requests lives in the worker main). */
+  onRequest: (count: number) => void = () => {};
+
+  constructor(private readonly app: RequestListener, private readonly settings: Settings) {}
+
+  private handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket as TrackedSocket;
+    socket[kActive] = (socket[kActive] ?? 0) + 1;
+    this.counters.inFlight++;
+    this.openResponses.add(res);
+    // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
+    if (this.draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      socket[kActive]--;
+      socket[kServed] = (socket[kServed] ?? 0) + 1;
+      this.counters.inFlight--;
+      this.openResponses.delete(res);
+    });
+    this.onRequest(++this.counters.requests);
+    this.app(req, res);
+  };
+
+  private createServer(): http.Server {
+    const server = http.createServer({ keepAliveTimeout: this.settings.keep_alive * 1000 }, this.handle);
+    server.on('connection', (socket: TrackedSocket) => {
+      socket[kActive] = 0;
+      socket[kServed] = 0;
+      this.sockets.add(socket);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        if (this.draining && this.sockets.size === 0) this.onIdle?.();
+      });
+    });
+    // A malformed request is answered 400 and the worker keeps serving.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    this.servers.push(server);
+    return server;
+  }
+
+  /** Starts serving every listener; resolves once each is accepting. */
+  async listen(plans: ListenerPlan[]): Promise<void> {
+    await Promise.all(plans.map((plan) => {
+      const server = this.createServer();
+      if (plan.kind === 'forwarded') return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        const options = plan.kind === 'inherited'
+          ? { fd: plan.fd, backlog: this.settings.backlog }
+          : { host: plan.host, port: plan.port, backlog: this.settings.backlog, reusePort: true };
+        server.listen(options, () => { server.off('error', reject); resolve(); });
+      });
+    }));
+  }
+
+  /** A connection the master accepted and forwarded (round-robin distribution). */
+  accept(listener: number, handle: unknown): void {
+    const server = this.servers[listener];
+    if (!server || this.draining) {
+      (handle as { close?: () => void }).close?.();
+      return;
+    }
+    const socket = new net.Socket({ handle, allowHalfOpen: true, readable: true, writable: true } as net.SocketConstructorOpts);
+    server.emit('connection', socket);
+  }
+
+  /**
+   * Stops taking new connections and resolves when the last one has closed. Busy connections
+   * close after their current response, which carries `Connection: close`. Idle keep-alive
+   * connections are closed at once when `closeIdle` (shutdown); when a worker is only being
+   * recycled they are left to the keep-alive timeout, because closing a connection the client
+   * may be writing to right now would fail that client's next request.
+   */
+  drain(closeIdle: boolean): Promise<void> {
+    this.draining = true;
+    // net's close, not http's: http.Server#close also drops idle keep-alive connections.
+    for (const server of this.servers) if (server.listening) net.Server.prototype.close.call(server);
+    for (const res of this.openResponses) if (!res.headersSent) res.shouldKeepAlive = false;
+    if (closeIdle) {
+      for (const socket of this.sockets) if (socket[kActive] === 0 && socket[kServed] > 0) socket.end();
+    }
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.onIdle = resolve; });
+  }
+}
