@@ -116,6 +116,10 @@ test('custom-config: preStop sleep, extra config, explicit grace period, app arg
   assert.equal(c.args, ['/app/dist/server.js:createApp()']);
   assert.equal(dep.metadata.name, 'shop-web');
   assert.equal(byKind(docs, 'ServiceAccount').length, 1);
+  const services = Object.fromEntries(byKind(docs, 'Service').map((x) => [x.metadata.name, x]));
+  assert.equal(services['shop-web'].spec.type, 'LoadBalancer');
+  assert.equal(services['shop-web'].spec.ports.map((p) => p.name), ['http']);
+  assert.equal(services['shop-web-admin'].spec.type, 'ClusterIP');
   assert.equal(dep.spec.template.spec.serviceAccountName, 'shop-web');
 });
 
@@ -214,15 +218,19 @@ const brokenTemplates = [
     /enableServiceLinks must be false/],
   ['root filesystem writable', [['values.yaml', 'readOnlyRootFilesystem: true', 'readOnlyRootFilesystem: false']],
     /readOnlyRootFilesystem is not true/],
+  ['admin port exposed through a LoadBalancer', [['templates/service.yaml', '      targetPort: http\n', '      targetPort: http\n    - name: admin\n      port: 9000\n      targetPort: admin\n'], ['values.yaml', 'type: ClusterIP', 'type: LoadBalancer']],
+    /Service narwhal of type LoadBalancer exposes the admin port/],
+  ['ServiceMonitor selects the app Service too', [['templates/servicemonitor.yaml', '      app.kubernetes.io/component: admin\n', '']],
+    /ServiceMonitor selector matches 2 Services/, VALUE_SETS.servicemonitor],
   ['PDB selects other pods', [['templates/poddisruptionbudget.yaml', '{{- include "narwhal.selectorLabels" . | nindent 6 }}', 'app: other']],
     /PDB selector does not match/],
 ];
-for (const [name, edits, message] of brokenTemplates) {
+for (const [name, edits, message, set = VALUE_SETS.defaults] of brokenTemplates) {
   test(`broken template is caught: ${name}`, () => {
     requireHelm();
     const dir = brokenChart(edits);
-    const r = template({ chart: dir });
-    const found = problems(r, VALUE_SETS.defaults.expect);
+    const r = template({ chart: dir, valueFiles: valueFiles(set, dir) });
+    const found = problems(r, set.expect);
     assert.ok(found.length > 0, 'the broken chart passed every check');
     assert.ok(found.some((p) => message.test(p)), `expected a problem matching ${message}, got:\n${found.join('\n')}`);
   });
@@ -232,7 +240,7 @@ test('broken ServiceMonitor is caught (unknown field, wrong port)', () => {
   const dir = brokenChart([['templates/servicemonitor.yaml', '    - port: admin\n', '    - port: http-metrics\n      scrapeIntervall: 5s\n']]);
   const found = problems(template({ chart: dir, valueFiles: valueFiles(VALUE_SETS.servicemonitor, dir) }), VALUE_SETS.servicemonitor.expect);
   assert.ok(found.some((p) => /endpoints\[0\]\.scrapeIntervall: unknown field/.test(p)), found.join('\n'));
-  assert.ok(found.some((p) => /endpoint port http-metrics is not a Service port name/.test(p)), found.join('\n'));
+  assert.ok(found.some((p) => /endpoint port http-metrics is not a port name of the selected Service/.test(p)), found.join('\n'));
 });
 
 test.run();

@@ -18,7 +18,7 @@ test('kustomization.yaml lists every manifest, and only existing ones', () => {
 
 test('the manifests are the objects the issue asks for', () => {
   const kinds = readManifests().docs.map((d) => d.kind).sort();
-  assert.equal(kinds, ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service']);
+  assert.equal(kinds, ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service', 'Service']);
 });
 
 test('every manifest: Kubernetes schema and no unknown or misplaced fields', () => {

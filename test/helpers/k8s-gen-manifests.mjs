@@ -17,7 +17,7 @@ const HEADER = (src) =>
   `# Generated from the Helm chart (k8s/helm/narwhal/${src}) with its default values:\n` +
   '#   node test/helpers/k8s-gen-manifests.mjs\n' +
   '# npm test checks that these files and the chart agree. See k8s/README.md.\n';
-const written = [];
+const files = new Map(); // manifest file -> [source template, documents]
 for (const part of r.stdout.split(/^---\n/m)) {
   const m = part.match(/^# Source: narwhal\/(templates\/[^\n]+)\n/);
   if (!m) continue;
@@ -25,9 +25,12 @@ for (const part of r.stdout.split(/^---\n/m)) {
     .slice(m[0].length)
     .split('\n')
     .filter((l) => !/^\s*(helm\.sh\/chart|app\.kubernetes\.io\/managed-by):/.test(l))
-    .join('\n');
+    .join('\n')
+    .replace(/\n*$/, '\n');
   const file = basename(m[1]);
-  writeFileSync(join(MANIFESTS, file), HEADER(m[1]) + body.replace(/\n*$/, '\n'));
-  written.push(file);
+  if (!files.has(file)) files.set(file, [m[1], []]);
+  files.get(file)[1].push(body);
 }
+for (const [file, [src, bodies]] of files) writeFileSync(join(MANIFESTS, file), HEADER(src) + bodies.join('---\n'));
+const written = [...files.keys()];
 console.log(`wrote ${written.join(', ')} to ${MANIFESTS}`);

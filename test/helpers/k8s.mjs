@@ -48,6 +48,7 @@ export function requireHelm() {
 
 /** Runs helm with a time bound; returns { status, stdout, stderr }. Never throws on a non-zero exit. */
 export function helm(args, { timeout = 20_000 } = {}) {
+  if (!existsSync(HELM)) requireHelm();
   const r = spawnSync(HELM, args, {
     encoding: 'utf8',
     timeout,
@@ -226,7 +227,9 @@ export function checkRollout(docs, expect = {}) {
     return list[0];
   };
   const dep = one('Deployment');
-  const svc = one('Service');
+  const services = byKind('Service');
+  const svc = services.find((x) => (x.spec?.ports ?? []).some((p) => p.name === 'http'));
+  if (!svc) v.push('no Service with a port named "http"');
   const cms = byKind('ConfigMap');
   if (!dep || !svc) return v;
   const spec = dep.spec ?? {};
@@ -239,7 +242,9 @@ export function checkRollout(docs, expect = {}) {
 
   // Selectors
   if (!matches(spec.selector?.matchLabels, podLabels)) v.push('Deployment selector does not match the pod labels');
-  if (!matches(svc.spec?.selector, podLabels)) v.push('Service selector does not match the pod labels');
+  for (const x of services) {
+    if (!matches(x.spec?.selector, podLabels)) v.push(`Service ${x.metadata?.name} selector does not match the pod labels`);
+  }
 
   // Strategy: never below the desired count.
   if (spec.strategy?.type !== 'RollingUpdate') v.push(`strategy.type is ${spec.strategy?.type}, expected RollingUpdate`);
@@ -288,6 +293,12 @@ export function checkRollout(docs, expect = {}) {
   if (!Array.isArray(cfg.bind) || !cfg.bind.map(portOf).includes(ports.http)) v.push(`bind ${JSON.stringify(cfg.bind)} does not include container port "http" (${ports.http})`);
   const svcHttp = (svc.spec?.ports ?? []).find((p) => p.name === 'http');
   if (!svcHttp || resolvePort(svcHttp.targetPort) !== ports.http) v.push('Service port "http" does not target the app port');
+  for (const x of services) {
+    const type = x.spec?.type ?? 'ClusterIP';
+    if (type !== 'ClusterIP' && (x.spec?.ports ?? []).some((p) => resolvePort(p.targetPort ?? p.port) === adminPort)) {
+      v.push(`Service ${x.metadata?.name} of type ${type} exposes the admin port outside the cluster`);
+    }
+  }
 
   // Probes
   const probes = { startupProbe: '/healthz', readinessProbe: '/readyz', livenessProbe: '/healthz' };
@@ -374,10 +385,11 @@ export function checkRollout(docs, expect = {}) {
   const sms = byKind('ServiceMonitor');
   if (expect.serviceMonitor !== undefined && !!sms.length !== expect.serviceMonitor) v.push(`ServiceMonitor ${expect.serviceMonitor ? 'missing' : 'unexpected'}`);
   for (const sm of sms) {
-    if (!matches(sm.spec?.selector?.matchLabels, svc.metadata?.labels)) v.push('ServiceMonitor selector does not match the Service labels');
+    const selected = services.filter((x) => matches(sm.spec?.selector?.matchLabels, x.metadata?.labels));
+    if (selected.length !== 1) v.push(`ServiceMonitor selector matches ${selected.length} Services, expected exactly one (the admin Service)`);
     for (const ep of sm.spec?.endpoints ?? []) {
-      const sp = (svc.spec?.ports ?? []).find((p) => p.name === ep.port);
-      if (!sp) v.push(`ServiceMonitor endpoint port ${ep.port} is not a Service port name`);
+      const sp = selected.flatMap((x) => x.spec?.ports ?? []).find((p) => p.name === ep.port);
+      if (!sp) v.push(`ServiceMonitor endpoint port ${ep.port} is not a port name of the selected Service`);
       else if (resolvePort(sp.targetPort) !== adminPort) v.push(`ServiceMonitor scrapes Service port ${ep.port}, which does not target the admin port`);
       if (ep.path !== '/metrics') v.push(`ServiceMonitor path ${ep.path}, expected /metrics`);
     }

@@ -27,12 +27,22 @@ app.kubernetes.io/name: {{ include "narwhal.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "narwhal.labels" -}}
+{{- define "narwhal.commonLabels" -}}
 helm.sh/chart: {{ include "narwhal.chart" . }}
 {{ include "narwhal.selectorLabels" . }}
 app.kubernetes.io/version: {{ (default .Chart.AppVersion .Values.image.tag) | toString | trunc 63 | quote }}
-app.kubernetes.io/component: server
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "narwhal.labels" -}}
+{{ include "narwhal.commonLabels" . }}
+app.kubernetes.io/component: server
+{{- end }}
+
+{{/* The admin Service (health, readiness, metrics): its own component label so a ServiceMonitor selects only it. */}}
+{{- define "narwhal.adminLabels" -}}
+{{ include "narwhal.commonLabels" . }}
+app.kubernetes.io/component: admin
 {{- end }}
 
 {{- define "narwhal.serviceAccountName" -}}
