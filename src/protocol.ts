@@ -21,7 +21,12 @@ export interface BootMessage {
 export type MasterMessage =
   | BootMessage
   /** A connection accepted by the master (round-robin); the socket handle rides along. */
-  | { t: 'conn'; listener: number };
+  | { t: 'conn'; listener: number }
+  /**
+   * Finish in-flight requests and exit. Sent over IPC rather than as a signal so that it
+   * arrives after every connection already forwarded to this worker.
+   */
+  | { t: 'drain'; closeIdle: boolean };
 
 export interface WorkerStats {
   requests: number;

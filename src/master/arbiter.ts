@@ -103,7 +103,7 @@ export class Arbiter {
     for (const old of retiring.sort((a, b) => a.age - b.age)) {
       if (old.state === 'booting' || ready - 1 >= this.target) {
         if (old.state === 'ready') ready--;
-        old.drain(old.retireReason!, 'SIGUSR2', this.settings.graceful_timeout);
+        old.drain(old.retireReason!, false, this.settings.graceful_timeout);
       }
     }
     const booting = fresh.filter((w) => w.state === 'booting').length;
@@ -113,7 +113,7 @@ export class Arbiter {
     } else if (fresh.length > this.target) {
       // Scale down: the oldest go first (as Gunicorn's TTOU does).
       const extra = fresh.sort((a, b) => a.age - b.age).slice(0, fresh.length - this.target);
-      for (const w of extra) w.drain('scale', 'SIGUSR2', this.settings.graceful_timeout);
+      for (const w of extra) w.drain('scale', false, this.settings.graceful_timeout);
     }
     this.changed();
   }
@@ -165,6 +165,7 @@ export class Arbiter {
       case 'ready':
         if (worker.state !== 'booting') return;
         worker.state = 'ready';
+        this.log.debug(`Worker ready (pid: ${worker.pid})`);
         this.everReady = true;
         this.bootFailures = 0;
         if (this.phase === 'booting') this.phase = 'running';
@@ -305,7 +306,7 @@ export class Arbiter {
     closeAll(this.listeners);
     this.listeners = [];
     for (const w of this.workers.values()) {
-      if (graceful) w.drain('shutdown', 'SIGTERM', this.settings.graceful_timeout);
+      if (graceful) w.drain('shutdown', true, this.settings.graceful_timeout);
       else {
         w.stopReason = 'shutdown';
         w.signal('SIGQUIT');

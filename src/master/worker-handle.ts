@@ -39,14 +39,16 @@ export class WorkerHandle {
   }
 
   /**
-   * Asks the worker to finish its in-flight requests and exit (TERM for a shutdown, USR2 to
-   * recycle), and kills it if it is still there after the graceful timeout.
+   * Asks the worker to finish its in-flight requests and exit, and kills it if it is still
+   * there after the graceful timeout. `closeIdle`: close idle keep-alive connections at once
+   * (shutdown) rather than at their next request or keep-alive timeout (recycling).
    */
-  drain(reason: NonNullable<WorkerHandle['stopReason']>, sig: 'SIGTERM' | 'SIGUSR2', gracefulTimeoutS: number): void {
+  drain(reason: NonNullable<WorkerHandle['stopReason']>, closeIdle: boolean, gracefulTimeoutS: number): void {
     if (this.state === 'exited') return;
     this.stopReason ??= reason;
     this.state = 'draining';
-    this.signal(sig);
+    if (this.child.connected) this.send({ t: 'drain', closeIdle });
+    else this.signal('SIGTERM');
     this.killTimer ??= setTimeout(() => this.signal('SIGKILL'), gracefulTimeoutS * 1000 + 1000);
     this.killTimer.unref();
   }

@@ -15,9 +15,10 @@ export interface HttpCounters {
   inFlight: number;
 }
 
+export const newCounters = (): HttpCounters => ({ requests: 0, inFlight: 0 });
+
 export class WorkerHttp {
   readonly servers: http.Server[] = [];
-  readonly counters: HttpCounters = { requests: 0, inFlight: 0 };
   private readonly sockets = new Set<TrackedSocket>();
   private readonly openResponses = new Set<ServerResponse>();
   private draining = false;
@@ -25,7 +26,11 @@ export class WorkerHttp {
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
 
-  constructor(private readonly app: RequestListener, private readonly settings: Settings) {}
+  constructor(
+    private readonly app: RequestListener,
+    private readonly settings: Settings,
+    readonly counters: HttpCounters = newCounters(),
+  ) {}
 
   private handle = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket as TrackedSocket;
@@ -82,8 +87,10 @@ export class WorkerHttp {
 
   /** A connection the master accepted and forwarded (round-robin distribution). */
   accept(listener: number, handle: unknown): void {
+    // Accepted even while draining: the master sent it before it asked this worker to drain,
+    // and its request is answered (with Connection: close).
     const server = this.servers[listener];
-    if (!server || this.draining) {
+    if (!server) {
       (handle as { close?: () => void }).close?.();
       return;
     }

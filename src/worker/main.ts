@@ -1,9 +1,8 @@
 // A worker process: loads the app, serves the listeners the master planned for it, beats its
-// heart, and drains when told to (TERM) or when it has served its max-requests.
-import { Logger } from '../log/logger';
+// heart, and drains when the master says so (or on TERM) or when it has served max-requests.
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
 import { startHeartbeat } from './heartbeat';
-import { WorkerHttp } from './http-server';
+import { WorkerHttp, newCounters } from './http-server';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
 
 function send(message: WorkerMessage): void {
@@ -22,19 +21,20 @@ function waitForBoot(): Promise<BootMessage> {
 }
 
 export async function runWorker(): Promise<void> {
-  const log = new Logger();
   // The master going away, even by SIGKILL, closes the IPC channel: never outlive it.
   process.on('disconnect', () => process.exit(0));
-  // Until the app is up, a stop signal just ends the worker.
+  // Until the app serves, any stop signal just ends the worker.
   const early = () => process.exit(0);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, early);
-  process.on('SIGHUP', () => {}); // the master reloads; a worker ignores HUP
-  process.on('SIGUSR1', () => {});
-  process.on('SIGWINCH', () => {});
+  // HUP, USR1, USR2 and WINCH are the master's; a worker must not die of them.
+  for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
 
   const boot = await waitForBoot();
-  log.setLevel(boot.settings.log_level);
   process.title = `narwhal: worker [${boot.settings.proc_name ?? boot.app}]`;
+  // The heartbeat starts before the app loads: a boot that blocks the event loop past
+  // --timeout is a hung worker too.
+  const counters = newCounters();
+  startHeartbeat(boot.heartbeatMs, counters, send);
 
   let app: LoadedApp;
   try {
@@ -42,13 +42,12 @@ export async function runWorker(): Promise<void> {
   } catch (err) {
     const message = err instanceof AppLoadError ? err.message : (err as Error)?.stack ?? String(err);
     send({ t: 'boot-error', message });
-    log.error(`Exception in worker process:\n${message}`);
     process.exitCode = WORKER_BOOT_ERROR;
     process.disconnect?.();
     return;
   }
 
-  const http = new WorkerHttp(app.listener, boot.settings);
+  const http = new WorkerHttp(app.listener, boot.settings, counters);
   let retiring = false;
   if (boot.maxRequests > 0) {
     http.onRequest = (count) => {
@@ -58,19 +57,10 @@ export async function runWorker(): Promise<void> {
       }
     };
   }
-  process.on('message', (m: MasterMessage, handle: unknown) => {
-    if (m?.t === 'conn') http.accept(m.listener, handle);
-  });
-  try {
-    await http.listen(boot.listeners);
-  } catch (err) {
-    send({ t: 'boot-error', message: `cannot listen: ${(err as Error).message}` });
-    process.exit(WORKER_BOOT_ERROR);
-  }
 
-  // TERM: shut down (idle keep-alive connections closed now). USR2, sent by the master when it
-  // recycles this worker: keep idle connections until they time out or send one more request,
-  // which is answered with Connection: close. INT/QUIT: quick exit.
+  // closeIdle: on shutdown, idle keep-alive connections are closed at once; when the worker is
+  // only recycled they are kept until they time out or send one more request (answered with
+  // Connection: close), since closing a connection a client is writing to fails its request.
   let stopping = false;
   const drain = async (closeIdle: boolean) => {
     if (stopping) return;
@@ -80,12 +70,20 @@ export async function runWorker(): Promise<void> {
     await app.close?.().catch(() => {});
     process.exit(0);
   };
+  process.on('message', (m: MasterMessage, handle: unknown) => {
+    if (m?.t === 'conn') http.accept(m.listener, handle);
+    else if (m?.t === 'drain') void drain(m.closeIdle);
+  });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.off(sig, early);
   process.on('SIGTERM', () => void drain(true));
-  process.on('SIGUSR2', () => void drain(false));
   process.on('SIGINT', () => process.exit(0));
   process.on('SIGQUIT', () => process.exit(0));
 
-  startHeartbeat(boot.heartbeatMs, http.counters, send);
+  try {
+    await http.listen(boot.listeners);
+  } catch (err) {
+    send({ t: 'boot-error', message: `cannot listen: ${(err as Error).message}` });
+    process.exit(WORKER_BOOT_ERROR);
+  }
   send({ t: 'ready' });
 }
