@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHART, checkRollout, lint, requireHelm, template, validateObject } from './helpers/k8s.mjs';
+import { CHART, checkRollout, configKeysUnknownToNarwhal, lint, requireHelm, template, validateObject } from './helpers/k8s.mjs';
 
 // Every file in the chart's ci/ directory is a value set rendered and checked
 // here, with the optional objects it must (not) produce.
@@ -75,6 +75,11 @@ for (const [name, set] of Object.entries(VALUE_SETS)) {
     assert.ok(r.docs.length >= 3, 'rendered objects');
     assert.equal(problems(r, set.expect), []);
   });
+
+  test(`helm template: ${name}: narwhal.config.json holds only settings narwhal knows`, () => {
+    const r = template({ valueFiles: valueFiles(set) });
+    assert.equal(configKeysUnknownToNarwhal(r.docs), []);
+  });
 }
 
 test('defaults: derived timing, probes, config', () => {
@@ -109,7 +114,7 @@ test('custom-config: preStop sleep, extra config, explicit grace period, app arg
   assert.equal(cfg.graceful_timeout, 45);
   assert.equal(cfg.bind, ['0.0.0.0:8080']);
   assert.equal(cfg.admin_bind, '0.0.0.0:9100');
-  assert.equal(cfg.forwarded_allow_ips, '*');
+  assert.equal(cfg.backlog, 4096);
   assert.equal(cfg.max_worker_memory, '400MB');
   assert.equal(cfg.worker_heap_mb, 256);
   assert.equal(dep.spec.template.spec.terminationGracePeriodSeconds, 90);
@@ -160,6 +165,7 @@ const refused = [
   ['shutdown delay shorter than readiness detection', ['narwhal.shutdownDelay=4'], /narwhal\.shutdownDelay=4 is too short/],
   ['rolling update without surge', ['rollingUpdate.maxSurge=0'], /maxSurge/],
   ['PDB minAvailable >= replicas', ['podDisruptionBudget.minAvailable=2'], /node drains are blocked/],
+  ['workers as a fraction', ['narwhal.workers=1.5'], /narwhal\.workers/],
   ['rollout-critical key in extraConfig', ['narwhal.extraConfig.shutdown_delay=1'], /narwhal\.extraConfig\.shutdown_delay is refused/],
   ['rollout-critical env in extraEnv', ['extraEnv[0].name=NARWHAL_GRACEFUL_TIMEOUT', 'extraEnv[0].value=1'], /extraEnv NARWHAL_GRACEFUL_TIMEOUT is refused/],
 ];
@@ -235,6 +241,12 @@ for (const [name, edits, message, set = VALUE_SETS.defaults] of brokenTemplates)
     assert.ok(found.some((p) => message.test(p)), `expected a problem matching ${message}, got:\n${found.join('\n')}`);
   });
 }
+
+test('a config key narwhal does not know is caught (narwhal would exit 2 at boot)', () => {
+  const r = template({ set: ['narwhal.extraConfig.graceful_timout=5'] });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(configKeysUnknownToNarwhal(r.docs), ['graceful_timout']);
+});
 
 test('broken ServiceMonitor is caught (unknown field, wrong port)', () => {
   const dir = brokenChart([['templates/servicemonitor.yaml', '    - port: admin\n', '    - port: http-metrics\n      scrapeIntervall: 5s\n']]);

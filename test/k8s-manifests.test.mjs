@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MANIFESTS, checkRollout, compareSets, keyOf, parseDocs, readManifests, requireHelm, template, validateObject } from './helpers/k8s.mjs';
+import { MANIFESTS, checkRollout, configKeysUnknownToNarwhal, compareSets, keyOf, parseDocs, readManifests, requireHelm, template, validateObject } from './helpers/k8s.mjs';
 
 const REGENERATE = 'regenerate them with `node test/helpers/k8s-gen-manifests.mjs` (or fix the chart)';
 
@@ -31,6 +31,7 @@ test('every manifest: Kubernetes schema and no unknown or misplaced fields', () 
 
 test('manifests: rollout invariants hold', () => {
   assert.equal(checkRollout(readManifests().docs, { pdb: true, hpa: true, serviceMonitor: false }), []);
+  assert.equal(configKeysUnknownToNarwhal(readManifests().docs), []);
 });
 
 test("manifests agree with the chart's default render", () => {

@@ -444,3 +444,27 @@ export function readManifests(dir = MANIFESTS) {
   for (const f of kust.resources ?? []) docs.push(...parseDocs(readFileSync(join(dir, f), 'utf8'), f).map((d) => ({ ...d })));
   return { kustomization: kust, docs };
 }
+
+// ---------------------------------------------------------------------------
+// narwhal's settings registry (src/config/settings.ts): config file keys it accepts
+
+/** Setting names allowed in a config file, read from the registry's source. */
+export function narwhalFileSettings(file = join(ROOT, 'src', 'config', 'settings.ts')) {
+  if (!existsSync(file)) throw new Error(`narwhal's settings registry ${file} is missing`);
+  const names = new Set();
+  for (const block of readFileSync(file, 'utf8').split(/\bsetting\(\{/).slice(1)) {
+    const m = block.match(/\bname:\s*'([a-z0-9_]+)'/);
+    if (m && !/\bnotInFile:\s*true/.test(block.split(/\}\)/)[0])) names.add(m[1]);
+  }
+  if (names.size < 5) throw new Error(`could not read the settings from ${file} (found ${[...names]})`);
+  return names;
+}
+
+/** Keys of every narwhal.config.json in the ConfigMaps that narwhal would refuse. */
+export function configKeysUnknownToNarwhal(docs) {
+  const known = narwhalFileSettings();
+  return docs
+    .filter((d) => d.kind === 'ConfigMap' && typeof d.data?.['narwhal.config.json'] === 'string')
+    .flatMap((d) => Object.keys(JSON.parse(d.data['narwhal.config.json'])))
+    .filter((k) => !known.has(k));
+}
