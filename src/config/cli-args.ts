@@ -33,7 +33,19 @@ export function parseArgs(argv: string[]): ParsedArgs {
   } catch (err) {
     throw new ConfigError((err as Error).message.replace(/`/g, ''));
   }
-  const { args, options } = parsed;
+  const { options } = parsed;
+  const args = [...parsed.args];
+  // cac hands mri camelCased names for boolean flags, so `--check-config app.js` arrives as
+  // checkConfig = "app.js": give such a value back to the positional arguments.
+  for (const spec of SETTING_LIST) {
+    const flag = spec.flag;
+    if (!flag || flag.includes('<')) continue;
+    const key = camel(flag.match(/--[a-z0-9-]+/)![0]);
+    if (typeof options[key] === 'string' || typeof options[key] === 'number') {
+      args.unshift(String(options[key]));
+      options[key] = true;
+    }
+  }
   if (args.length > 1) throw new ConfigError(`expected one APP, got ${args.length}: ${args.join(' ')}`);
   const values: CliValues = {};
   for (const spec of SETTING_LIST) {

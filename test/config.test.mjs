@@ -1,0 +1,133 @@
+// Settings: flags, environment, config files, precedence, and refusals (one line, exit 2).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli, tempApp, FIXTURES, killAll } from './helpers/server.mjs';
+import { join } from 'node:path';
+
+const printConfig = async (args, opts) => {
+  const r = await runCli(['--print-config', ...args], opts);
+  assert.is(r.code, 0, r.stderr);
+  return Object.fromEntries(r.stdout.split('\n').filter((l) => l.includes(' = ') && !l.startsWith('#')).map((l) => l.split(' = ')));
+};
+
+test.after(killAll);
+
+test('--version prints the narwhal and Node versions', async () => {
+  const r = await runCli(['--version']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /^narwhal \d+\.\d+\.\d+ \(Node\.js v\d+\.\d+\.\d+\)\n$/);
+});
+
+test('--help lists every flag with its help line', async () => {
+  const r = await runCli(['--help']);
+  assert.is(r.code, 0);
+  for (const flag of ['--bind', '--workers', '--timeout', '--graceful-timeout', '--keep-alive', '--max-requests',
+    '--max-requests-jitter', '--backlog', '--config', '--pid', '--check-config', '--print-config']) {
+    assert.ok(r.stdout.includes(flag), `help has ${flag}`);
+  }
+});
+
+test('an unknown flag is one line and exit 2', async () => {
+  const r = await runCli(['--wrokers', '2', 'app.js']);
+  assert.is(r.code, 2);
+  assert.is(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /--wrokers/);
+});
+
+test('a bad value names the setting, the value and what is allowed; exit 2', async () => {
+  for (const [args, re] of [
+    [['-w', 'many'], /workers.*"many".*allowed: a positive integer/],
+    [['--timeout=-3'], /timeout \(--timeout\): -3; allowed: a number of seconds/],
+    [['-b', 'localhost'], /bind.*"localhost".*allowed: HOST:PORT/],
+    [['--max-requests', '1.5'], /max_requests.*1\.5.*allowed: an integer/],
+  ]) {
+    const r = await runCli([...args, join(FIXTURES, 'pid.js')]);
+    assert.is(r.code, 2, `${args}: ${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, re);
+  }
+});
+
+test('--print-config prints name = value lines, workers resolved', async () => {
+  const r = await runCli(['--print-config', '-w', '2']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /^workers = 2$/m);
+  assert.match(r.stdout, /^bind = 127\.0\.0\.1:8000$/m);
+  assert.match(r.stdout, /^timeout = 30$/m);
+  assert.match(r.stdout, /^graceful_timeout = 30$/m);
+  assert.match(r.stdout, /^keep_alive = 5$/m);
+  assert.match(r.stdout, /^backlog = 2048$/m);
+  const auto = await printConfig([]);
+  assert.ok(Number(auto.workers) >= 1, 'auto resolves to a number');
+});
+
+test('precedence: defaults < config file < environment < command line', async () => {
+  const dir = tempApp({ 'narwhal.config.json': JSON.stringify({ workers: 3, timeout: 11, keep_alive: 7, graceful_timeout: 12 }) });
+  const fileOnly = await printConfig([], { cwd: dir });
+  assert.is(fileOnly.workers, '3');
+  assert.is(fileOnly.keep_alive, '7');
+  const withEnv = await printConfig([], { cwd: dir, env: { NARWHAL_WORKERS: '4', NARWHAL_TIMEOUT: '13' } });
+  assert.is(withEnv.workers, '4');
+  assert.is(withEnv.timeout, '13');
+  assert.is(withEnv.keep_alive, '7');
+  const withCli = await printConfig(['-w', '5'], { cwd: dir, env: { NARWHAL_WORKERS: '4' } });
+  assert.is(withCli.workers, '5');
+  assert.is(withCli.graceful_timeout, '12');
+});
+
+test('config files: -c FILE in js, mjs, camelCase keys; unknown key refused', async () => {
+  const dir = tempApp({
+    'a.cjs': 'module.exports = { maxRequests: 100, bind: ["127.0.0.1:9001", "unix:/tmp/x.sock"] };',
+    'b.mjs': 'export default async () => ({ "max-requests-jitter": 9 });',
+    'bad.json': JSON.stringify({ wokers: 2 }),
+    'badvalue.json': JSON.stringify({ workers: 'lots' }),
+  });
+  const a = await printConfig(['-c', 'a.cjs'], { cwd: dir });
+  assert.is(a.max_requests, '100');
+  assert.is(a.bind, '127.0.0.1:9001,unix:/tmp/x.sock');
+  const b = await printConfig(['-c', join(dir, 'b.mjs')]);
+  assert.is(b.max_requests_jitter, '9');
+  const bad = await runCli(['--print-config', '-c', 'bad.json'], { cwd: dir });
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /unknown setting "wokers"/);
+  const badValue = await runCli(['--print-config', '-c', 'badvalue.json'], { cwd: dir });
+  assert.is(badValue.code, 2);
+  assert.match(badValue.stderr, /invalid value for workers \(in .*badvalue\.json\): "lots"/);
+  const missing = await runCli(['--print-config', '-c', 'nope.json'], { cwd: dir });
+  assert.is(missing.code, 2);
+  assert.match(missing.stderr, /config file not found/);
+});
+
+test('PORT and WEB_CONCURRENCY are honoured as Gunicorn does', async () => {
+  const c = await printConfig([], { env: { PORT: '5005', WEB_CONCURRENCY: '3' } });
+  assert.is(c.bind, '0.0.0.0:5005');
+  assert.is(c.workers, '3');
+  const flag = await printConfig(['-b', '127.0.0.1:1', '-w', '1'], { env: { PORT: '5005', WEB_CONCURRENCY: '3' } });
+  assert.is(flag.bind, '127.0.0.1:1');
+  assert.is(flag.workers, '1');
+});
+
+test('bind accepts HOST:PORT, [IPv6]:PORT, unix:PATH, fd://N, repeated', async () => {
+  const c = await printConfig(['-b', '0.0.0.0:80', '-b', '[::1]:8080', '-b', 'unix:/run/a.sock', '-b', 'fd://3']);
+  assert.is(c.bind, '0.0.0.0:80,[::1]:8080,unix:/run/a.sock,fd://3');
+});
+
+test('--check-config loads the app: 0 when it is fine, 1 with the reason when not', async () => {
+  const ok = await runCli(['--check-config', join(FIXTURES, 'pid.js')]);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /Config OK/);
+  const broken = await runCli(['--check-config', join(FIXTURES, 'boot-error.js')]);
+  assert.is(broken.code, 1);
+  assert.match(broken.stderr, /database unreachable/);
+  const notApp = await runCli(['--check-config', join(FIXTURES, 'not-an-app.js')]);
+  assert.is(notApp.code, 1);
+  assert.match(notApp.stderr, /not-an-app\.js.*export "default".*an object with keys \[port, name\]/);
+});
+
+test('no APP is a usage error', async () => {
+  const r = await runCli([]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /no APP given/);
+});
+
+test.run();
