@@ -25,14 +25,20 @@ export const inheritedFd = (index: number) => 4 + index;
 
 export function spawnWorker({ fds, env, nodeFlags }: SpawnOptions): ChildProcess {
   const sea = isSingleExecutable();
-  const args = sea ? [] : [...process.execArgv, ...nodeFlags, process.argv[1] as string];
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
-  if (sea && nodeFlags.length > 0) {
-    // The binary takes no Node flags on its argv; NODE_OPTIONS reaches the embedded Node.
-    childEnv.NODE_OPTIONS = [env.NODE_OPTIONS, ...nodeFlags].filter(Boolean).join(' ');
-  }
-  return spawn(process.execPath, args, {
+  return spawn(process.execPath, workerArgs(sea, nodeFlags), {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
     env: childEnv,
   });
+}
+
+/**
+ * The worker's argv. The binary is built with `execArgvExtension: "cli"`: it ignores
+ * NODE_OPTIONS (which belongs to the app's own child processes) and takes Node flags only as
+ * `--node-options="..."`; the master's own Node flags carry over to its workers either way.
+ */
+export function workerArgs(sea: boolean, nodeFlags: string[]): string[] {
+  if (!sea) return [...process.execArgv, ...nodeFlags, process.argv[1] as string];
+  const flags = [...process.execArgv, ...nodeFlags];
+  return flags.length > 0 ? [`--node-options=${flags.join(' ')}`] : [];
 }
