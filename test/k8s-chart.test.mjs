@@ -166,6 +166,7 @@ const refused = [
   ['rolling update without surge', ['rollingUpdate.maxSurge=0'], /maxSurge/],
   ['PDB minAvailable >= replicas', ['podDisruptionBudget.minAvailable=2'], /node drains are blocked/],
   ['workers as a fraction', ['narwhal.workers=1.5'], /narwhal\.workers/],
+  ['workers auto without a CPU limit', ['resources.limits.cpu=null'], /narwhal\.workers=auto needs resources\.limits\.cpu/],
   ['rollout-critical key in extraConfig', ['narwhal.extraConfig.shutdown_delay=1'], /narwhal\.extraConfig\.shutdown_delay is refused/],
   ['rollout-critical env in extraEnv', ['extraEnv[0].name=NARWHAL_GRACEFUL_TIMEOUT', 'extraEnv[0].value=1'], /extraEnv NARWHAL_GRACEFUL_TIMEOUT is refused/],
 ];
@@ -218,8 +219,6 @@ const brokenTemplates = [
     /shutdown delay 0s < readiness period/],
   ['config checksum not tied to the config', [['templates/deployment.yaml', 'checksum/config: {{ include "narwhal.configJson" . | sha256sum }}', 'checksum/config: {{ .Values.image.repository | sha256sum }}']],
     /checksum\/config/],
-  ['no CPU limit with workers auto', [['values.yaml', '  limits:\n    cpu: "2"\n', '  limits:\n']],
-    /workers is auto but there is no CPU limit/],
   ['service links left on', [['templates/deployment.yaml', 'enableServiceLinks: false', 'enableServiceLinks: true']],
     /enableServiceLinks must be false/],
   ['root filesystem writable', [['values.yaml', 'readOnlyRootFilesystem: true', 'readOnlyRootFilesystem: false']],

@@ -54,6 +54,8 @@ test('a manifest drifting from the chart is caught', () => {
   const v = checkRollout(docs);
   assert.ok(v.some((x) => x.includes('checksum/config')), v.join('\n'));
   assert.ok(v.some((x) => x.includes('shutdown delay 5s <')), v.join('\n'));
+  delete dep.spec.template.spec.containers[0].resources.limits.cpu;
+  assert.ok(checkRollout(docs).some((x) => x.includes('workers is auto but there is no CPU limit')));
 });
 
 test.run();

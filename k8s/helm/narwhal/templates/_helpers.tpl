@@ -93,6 +93,9 @@ Checks on values that the JSON schema cannot express. Included by the Deployment
 {{- if lt (int .Values.narwhal.shutdownDelay) $detect }}
 {{- fail (printf "narwhal.shutdownDelay=%d is too short: it must be >= readinessProbe.periodSeconds * readinessProbe.failureThreshold = %d, so the pod leaves the endpoints before its listener closes" (int .Values.narwhal.shutdownDelay) $detect) }}
 {{- end }}
+{{- if and (eq (toString .Values.narwhal.workers) "auto") (not (dig "limits" "cpu" "" .Values.resources)) }}
+{{- fail "narwhal.workers=auto needs resources.limits.cpu (the pool is sized from the CPU limit; without one it would be the node's CPU count): set a CPU limit, or set narwhal.workers to an integer" }}
+{{- end }}
 {{- if eq (int .Values.narwhal.port) (int .Values.narwhal.adminPort) }}
 {{- fail "narwhal.port and narwhal.adminPort must differ" }}
 {{- end }}
