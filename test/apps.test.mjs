@@ -1,0 +1,137 @@
+// The app contract: every supported app shape is served, and anything else is refused at boot.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import http from 'node:http';
+import { FIXTURES, killAll, request, startServer, runCli, tempApp, isAlive } from './helpers/server.mjs';
+
+test.after(killAll);
+
+const serve = (spec, extra = []) => startServer(['-w', '1', ...extra, join(FIXTURES, spec)], { workers: 1 });
+
+test('node request listener (CommonJS module.exports)', async () => {
+  const s = await serve('pid.js');
+  const r = await request(s.port, '/');
+  assert.is(r.status, 200);
+  assert.match(r.body, new RegExp(`pid=${s.workers()[0]}`));
+  await s.stop();
+});
+
+test('ESM default export with top-level await', async () => {
+  const s = await serve('esm-tla.mjs');
+  assert.match((await request(s.port)).body, /^esm pid=\d+$/);
+  await s.stop();
+});
+
+test('{ fetch } handler: status and headers exact, request body streamed in, response streamed out', async () => {
+  const s = await serve('fetch-app.mjs');
+  const plain = await request(s.port, '/');
+  assert.is(plain.status, 203);
+  assert.is(plain.headers['x-kind'], 'fetch');
+  assert.equal(plain.headers['set-cookie'], ['a=1', 'b=2']);
+  assert.match(plain.body, /^fetch pid=\d+$/);
+
+  // The body arrives in pieces, the echo must start before the upload ends.
+  const echoed = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, path: '/echo', method: 'PUT', headers: { 'content-type': 'text/x-test' } }, (res) => {
+      let body = '';
+      let firstChunkBeforeEnd = false;
+      res.on('data', (c) => { body += c; if (!ended) firstChunkBeforeEnd = true; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body, firstChunkBeforeEnd }));
+    });
+    req.on('error', reject);
+    let ended = false;
+    req.write('part one;');
+    setTimeout(() => req.write('part two;'), 150);
+    setTimeout(() => { ended = true; req.end('end'); }, 300);
+  });
+  assert.is(echoed.status, 201);
+  assert.is(echoed.headers['content-type'], 'text/x-test');
+  assert.is(echoed.headers['x-method'], 'PUT');
+  assert.is(echoed.body, 'part one;part two;end');
+  assert.ok(echoed.firstChunkBeforeEnd, 'response streamed while the request body was still arriving');
+
+  const started = Date.now();
+  const chunks = [];
+  await new Promise((resolve) => http.get({ host: '127.0.0.1', port: s.port, path: '/stream' }, (res) => {
+    res.on('data', (c) => chunks.push([Date.now() - started, String(c)]));
+    res.on('end', resolve);
+  }));
+  assert.is(chunks.map((c) => c[1]).join(''), 'chunk0\nchunk1\nchunk2\n');
+  assert.ok(chunks.length >= 2, 'chunks arrive separately');
+  await s.stop();
+});
+
+test('Hono app (an object with fetch)', async () => {
+  const s = await serve('hono-app.mjs');
+  assert.match((await request(s.port)).body, /^hono pid=\d+$/);
+  const json = await request(s.port, '/json');
+  assert.is(json.status, 202);
+  assert.is(json.headers['content-type'], 'application/json');
+  assert.is(json.body, '{"ok":true}');
+  await s.stop();
+});
+
+test('Express app from a named export', async () => {
+  const s = await startServer(['-w', '1', `${join(FIXTURES, 'express-app.mjs')}:app`], { workers: 1 });
+  assert.match((await request(s.port)).body, /^express pid=\d+$/);
+  await s.stop();
+});
+
+test('Express app found as the "app" export without naming it', async () => {
+  const s = await serve('express-app.mjs');
+  assert.match((await request(s.port)).body, /^express pid=\d+$/);
+  await s.stop();
+});
+
+test('Koa app', async () => {
+  const s = await serve('koa-app.js');
+  assert.match((await request(s.port)).body, /^koa pid=\d+$/);
+  await s.stop();
+});
+
+test('Fastify instance from an async factory, create()', async () => {
+  const s = await startServer(['-w', '1', `${join(FIXTURES, 'fastify-app.js')}:create()`], { workers: 1 });
+  const r = await request(s.port);
+  assert.is(r.status, 200);
+  assert.is(JSON.parse(r.body).kind, 'fastify');
+  const echo = await request(s.port, '/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+  assert.equal(JSON.parse(echo.body), { a: 1 });
+  await s.stop();
+});
+
+test('a .ts app is served where Node strips types, else refused with a clear message', async () => {
+  const dir = tempApp({ 'app.ts': 'export default (req: unknown, res: { end(s: string): void }): void => res.end("ts");\n' });
+  const stripping = Boolean(process.features.typescript);
+  const r = await runCli(['--check-config', join(dir, 'app.ts')]);
+  if (stripping) assert.is(r.code, 0, r.stderr);
+  else {
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /cannot strip TypeScript types/);
+  }
+});
+
+test('anything else is refused at boot naming the file, the export and what was found (exit 3)', async () => {
+  const r = await runCli(['-b', '127.0.0.1:0', '-w', '2', join(FIXTURES, 'not-an-app.js')]);
+  assert.is(r.code, 3, r.stderr);
+  assert.match(r.stderr, /not-an-app\.js: export "default" is an object with keys \[port, name\]; expected a request listener/);
+  const missing = await runCli(['-b', '127.0.0.1:0', `${join(FIXTURES, 'pid.js')}:nope`]);
+  assert.is(missing.code, 3);
+  assert.match(missing.stderr, /has no export "nope"/);
+});
+
+test('an app that fails to boot: its error, exit 3, no crash loop', async () => {
+  const started = Date.now();
+  const r = await runCli(['-b', '127.0.0.1:0', '-w', '2', join(FIXTURES, 'boot-error.js')]);
+  assert.is(r.code, 3);
+  assert.match(r.stderr, /database unreachable: connect ECONNREFUSED/);
+  assert.match(r.stderr, /Reason: Worker failed to boot\./);
+  const boots = (r.stderr.match(/Booting worker/g) ?? []).length;
+  assert.ok(boots <= 2, `no crash loop: ${boots} boots`);
+  assert.ok(Date.now() - started < 5000);
+  for (const pid of (r.stderr.match(/Booting worker with pid: (\d+)/g) ?? []).map((l) => Number(l.split(': ')[1]))) {
+    assert.not.ok(isAlive(pid), `worker ${pid} is gone`);
+  }
+});
+
+test.run();
