@@ -5,6 +5,9 @@ import { BindError } from './http/listeners';
 import { Logger } from './log/logger';
 import { Arbiter } from './master/arbiter';
 import { resolveWorkerCount } from './platform/cpus';
+import { readCgroup } from './platform/cgroup';
+import { planHeap } from './platform/heap';
+import { startAdmin } from './admin/server';
 import { WORKER_ENV } from './protocol';
 import { runWorker } from './worker/main';
 import { AppLoadError, loadApp } from './worker/load-app';
@@ -29,10 +32,13 @@ async function main(argv: string[]): Promise<void> {
   const cwd = process.cwd();
   const resolved = await resolveSettings(args.values, process.env, cwd);
   const { settings } = resolved;
-  const workers = resolveWorkerCount(settings.workers);
+  const facts = readCgroup();
+  const workers = resolveWorkerCount(settings.workers, facts);
+  let heap = planHeap({ workerHeapMb: settings.worker_heap_mb, facts });
   if (settings.print_config) {
     const lines = formatSettings(settings).map((l) => (l.startsWith('workers = ') ? `workers = ${workers.count}` : l));
     lines.push(`# workers = ${workers.count}: ${workers.source}`);
+    lines.push(`# worker heap: ${heap.describe(workers.count)}`);
     if (resolved.configFile) lines.push(`# config file: ${resolved.configFile}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
@@ -51,14 +57,21 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   const log = new Logger(settings.log_level);
+  log.info(`Workers: ${workers.count} (${workers.source})`);
+  log.info(`Worker heap: ${heap.describe(workers.count)}`);
   log.info(`Starting narwhal ${NARWHAL_VERSION} (Node.js ${process.version})`);
   const arbiter = new Arbiter({
     app: settings.app, cwd, settings, workers: workers.count, log,
+    workerNodeFlags: (n) => heap.flags(n),
+    canGrow: (n) => heap.refuse(n),
     reloadSettings: async () => {
       const next = await resolveSettings(args.values, process.env, cwd);
+      heap = planHeap({ workerHeapMb: next.settings.worker_heap_mb, facts: readCgroup() });
       return { settings: next.settings, workers: resolveWorkerCount(next.settings.workers).count };
     },
   });
+  // Before any worker: /readyz answers 503 while the pool boots.
+  if (settings.admin_bind) await startAdmin(arbiter, settings.admin_bind, log);
   process.exit(await arbiter.run());
 }
 

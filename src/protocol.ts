@@ -35,7 +35,16 @@ export interface WorkerStats {
   heapLimit: number;
   /** Event-loop lag in seconds, as last measured. */
   lag: number;
+  /** Responses by status class since the worker started: index 1..5 = 1xx..5xx, 0 = other. */
+  codes?: number[];
+  /** Request durations since the worker started: count per DURATION_BUCKETS slot, +Inf last. */
+  buckets?: number[];
+  /** Sum of request durations in seconds. */
+  durationSum?: number;
 }
+
+/** Upper bounds (seconds) of the request duration histogram (prom-client's defaults). */
+export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export type WorkerMessage =
   | { t: 'ready' }

@@ -8,7 +8,7 @@
 import type { Settings } from '../config/settings';
 import { bindAll, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
-import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage } from '../protocol';
+import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../protocol';
 import { removePidfile, writePidfile } from './pidfile';
 import { RoundRobin } from './round-robin';
 import { inheritedFd, spawnWorker } from './spawn';
@@ -27,6 +27,8 @@ export interface ArbiterOptions {
   reloadSettings: () => Promise<{ settings: Settings; workers: number }>;
   /** Extra Node flags for workers (heap sizing), from the container facts. */
   workerNodeFlags?: (workers: number) => string[];
+  /** Why a pool of this many workers would not fit the container (TTIN is refused), or null. */
+  canGrow?: (workers: number) => string | null;
 }
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -50,6 +52,12 @@ export class Arbiter {
   private stopped!: () => void;
   /** Listeners for state changes (the admin server's readiness, tests). */
   readonly onChange: Array<() => void> = [];
+  /** Listeners for each worker heartbeat, given the worker's previous stats (metrics). */
+  readonly onHeartbeat: Array<(worker: WorkerHandle, previous: WorkerStats) => void> = [];
+  /** Set on TERM: readiness turns 503 at once, the pool keeps serving for --shutdown-delay. */
+  terminating = false;
+  /** The Node flags each worker was started with (heap size for the pool size of the time). */
+  private readonly nodeFlagsOf = new WeakMap<WorkerHandle, string>();
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
@@ -132,6 +140,7 @@ export class Arbiter {
     });
     const child = spawnWorker({ fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [] });
     const worker = new WorkerHandle(child, ++this.age);
+    this.nodeFlagsOf.set(worker, this.workerFlags());
     this.workers.set(worker.pid, worker);
     this.log.info(`Booting worker with pid: ${worker.pid}`);
     const jitter = this.settings.max_requests_jitter;
@@ -174,7 +183,10 @@ export class Arbiter {
         return;
       case 'heartbeat': {
         const { t: _t, ...stats } = m;
+        const previous = worker.stats;
         worker.stats = stats;
+        for (const fn of this.onHeartbeat) fn(worker, previous);
+        this.checkMemory(worker);
         return;
       }
       case 'retire':
@@ -187,6 +199,20 @@ export class Arbiter {
         worker.bootError = m.message;
         return;
     }
+  }
+
+  /** --max-worker-memory: a worker over it is replaced gracefully, its successor ready first. */
+  private checkMemory(worker: WorkerHandle): void {
+    const max = this.settings.max_worker_memory;
+    if (max <= 0 || worker.stats.rss <= max || worker.state !== 'ready' || worker.retireReason || this.phase === 'stopping') return;
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    this.log.warning(`Worker (pid:${worker.pid}) uses ${mb(worker.stats.rss)} MB, over max_worker_memory ${mb(max)} MB: replacing it`);
+    worker.retireReason = 'memory';
+    this.manage();
+  }
+
+  private workerFlags(): string {
+    return (this.options.workerNodeFlags?.(this.target) ?? []).join(' ');
   }
 
   private onWorkerExit(worker: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
@@ -263,7 +289,15 @@ export class Arbiter {
   }
 
   handleTtin(): void {
+    const refusal = this.options.canGrow?.(this.target + 1);
+    if (refusal) return this.log.warning(`TTIN refused: ${refusal}`);
     this.target++;
+    // Workers started with other Node flags (a heap sized for the smaller pool) are replaced
+    // one at a time, successor ready first, so the heaps together stay within the memory limit.
+    const flags = this.workerFlags();
+    const stale = [...this.workers.values()].filter((w) => w.live && !w.retireReason && this.nodeFlagsOf.get(w) !== flags);
+    if (stale.length > 0) this.log.info(`Pool of ${this.target}: replacing ${stale.length} worker(s) started with other Node flags (now: ${flags})`);
+    for (const w of stale) w.retireReason = 'reload';
     this.manage();
   }
 
@@ -289,7 +323,15 @@ export class Arbiter {
 
   /** Graceful shutdown: in-flight requests finish, up to --graceful-timeout. */
   handleTerm(): void {
-    this.stop(true);
+    if (this.terminating || this.phase === 'stopping') return;
+    // Kubernetes: readiness turns 503 now; the pool serves on for --shutdown-delay while the
+    // endpoints controller and load balancers stop sending, then drains.
+    this.terminating = true;
+    this.changed();
+    const delay = this.settings.shutdown_delay;
+    if (delay <= 0) return this.stop(true);
+    this.log.info(`Shutdown delay: serving ${delay}s more before draining`);
+    setTimeout(() => this.stop(true), delay * 1000);
   }
 
   /** Quick shutdown. */

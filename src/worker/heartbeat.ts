@@ -13,10 +13,17 @@ export function startHeartbeat(intervalMs: number, counters: HttpCounters, send:
     // p99 of the last interval: lag that matters, without one GC pause dominating.
     const lag = delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
     delay.reset();
-    send({ t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: process.memoryUsage.rss(), heapLimit, lag });
+    send({
+      t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: process.memoryUsage.rss(), heapLimit, lag,
+      codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
+    });
   };
   const timer = setInterval(beat, intervalMs);
   timer.unref();
   beat();
-  return () => { clearInterval(timer); delay.disable(); };
+  // A last beat as the worker exits, so the master counts its final requests (/metrics). A small
+  // IPC message is written synchronously when the channel is idle.
+  const last = () => { if (process.connected) beat(); };
+  process.once('exit', last);
+  return () => { clearInterval(timer); delay.disable(); process.off('exit', last); };
 }

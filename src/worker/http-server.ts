@@ -3,7 +3,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Settings } from '../config/settings';
-import type { ListenerPlan } from '../protocol';
+import { DURATION_BUCKETS, type ListenerPlan } from '../protocol';
 import type { RequestListener } from './load-app';
 
 const kActive = Symbol('narwhal.activeRequests');
@@ -13,9 +13,26 @@ type TrackedSocket = net.Socket & { [kActive]: number; [kServed]: number };
 export interface HttpCounters {
   requests: number;
   inFlight: number;
+  /** Responses by status class, index 1..5 = 1xx..5xx, 0 = other (for /metrics). */
+  codes: number[];
+  /** Request durations: count per DURATION_BUCKETS slot, +Inf last; and their sum in seconds. */
+  buckets: number[];
+  durationSum: number;
 }
 
-export const newCounters = (): HttpCounters => ({ requests: 0, inFlight: 0 });
+export const newCounters = (): HttpCounters => ({
+  requests: 0, inFlight: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0,
+});
+
+/** Counts one finished response: a few array increments, no allocation. */
+function record(c: HttpCounters, status: number, seconds: number): void {
+  const cls = (status / 100) | 0;
+  c.codes[cls >= 1 && cls <= 5 ? cls : 0]++;
+  let i = 0;
+  while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+  c.buckets[i]++;
+  c.durationSum += seconds;
+}
 
 export class WorkerHttp {
   readonly servers: http.Server[] = [];
@@ -23,6 +40,8 @@ export class WorkerHttp {
   private readonly openResponses = new Set<ServerResponse>();
   private draining = false;
   private onIdle: (() => void) | null = null;
+  /** Status classes and durations are recorded only when the master serves /metrics. */
+  private readonly metrics: boolean;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
 
@@ -30,13 +49,16 @@ export class WorkerHttp {
     private readonly app: RequestListener,
     private readonly settings: Settings,
     readonly counters: HttpCounters = newCounters(),
-  ) {}
+  ) {
+    this.metrics = Boolean(settings.admin_bind);
+  }
 
   private handle = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket as TrackedSocket;
     socket[kActive] = (socket[kActive] ?? 0) + 1;
     this.counters.inFlight++;
     this.openResponses.add(res);
+    const start = this.metrics ? performance.now() : 0;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
     if (this.draining) res.shouldKeepAlive = false;
     res.once('close', () => {
@@ -44,6 +66,7 @@ export class WorkerHttp {
       socket[kServed] = (socket[kServed] ?? 0) + 1;
       this.counters.inFlight--;
       this.openResponses.delete(res);
+      if (this.metrics) record(this.counters, res.statusCode, (performance.now() - start) / 1000);
     });
     this.onRequest(++this.counters.requests);
     this.app(req, res);

@@ -1,0 +1,103 @@
+// /metrics: Prometheus text exposition, aggregated across workers, rendered by prom-client.
+//
+// Workers count requests cheaply (plain counters and bucket arrays in WorkerHttp) and send
+// their running totals with each heartbeat. The master adds each heartbeat's increase over the
+// worker's previous one to its own totals, so the totals are monotonic and the requests of
+// workers that have exited (recycled, crashed, scaled down) stay counted.
+// The master's own process metrics come from prom-client's default collectors.
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Arbiter } from '../master/arbiter';
+import type { WorkerHandle } from '../master/worker-handle';
+import { RESTART_REASONS } from '../master/worker-handle';
+import { DURATION_BUCKETS, type WorkerStats } from '../protocol';
+
+type MetricType = 'counter' | 'gauge' | 'histogram';
+interface Sample {
+  value: number;
+  labels?: Record<string, string | number>;
+  metricName?: string;
+}
+
+const CODE_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+export class Totals {
+  codes = new Array<number>(CODE_CLASSES.length).fill(0);
+  buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  durationSum = 0;
+
+  /** Adds what a worker counted since its previous heartbeat. */
+  add(current: WorkerStats, previous: WorkerStats): void {
+    const delta = (now: number | undefined, before: number | undefined) => {
+      const n = now ?? 0;
+      const b = before ?? 0;
+      // A counter that went down is a new series (cannot happen for one worker; be safe).
+      return n >= b ? n - b : n;
+    };
+    current.codes?.forEach((n, i) => { if (i < this.codes.length) this.codes[i]! += delta(n, previous.codes?.[i]); });
+    current.buckets?.forEach((n, i) => { if (i < this.buckets.length) this.buckets[i]! += delta(n, previous.buckets?.[i]); });
+    this.durationSum += delta(current.durationSum, previous.durationSum);
+  }
+}
+
+/** The registry the admin server renders: worker aggregates, pool state, master process metrics. */
+export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { registry: Registry; totals: Totals } {
+  const registry = new Registry();
+  const totals = new Totals();
+  arbiter.onHeartbeat.push((worker: WorkerHandle, previous: WorkerStats) => totals.add(worker.stats, previous));
+
+  const define = (name: string, type: MetricType, help: string, values: () => Sample[]) => {
+    // prom-client renders any registered object with a name and get(): that is its own
+    // collector contract, used here because the values are sums the master already has.
+    registry.registerMetric({
+      name, help, type,
+      get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }),
+    } as never);
+  };
+  const live = () => [...arbiter.workers.values()].filter((w) => w.state !== 'exited');
+  const perWorker = (value: (w: WorkerHandle) => number) => () =>
+    live().filter((w) => w.stats.rss > 0).map((w) => ({ value: value(w), labels: { pid: w.pid } }));
+
+  define('narwhal_http_requests_total', 'counter', 'HTTP requests answered by the workers, by status class', () =>
+    CODE_CLASSES.map((cls, i) => ({ cls, value: totals.codes[i]! }))
+      .filter(({ cls, value }) => cls !== 'other' || value > 0)
+      .map(({ cls, value }) => ({ value, labels: { code_class: cls } })));
+  define('narwhal_http_request_duration_seconds', 'histogram', 'Time from request to response end, across workers', () => {
+    const samples: Sample[] = [];
+    let cumulative = 0;
+    DURATION_BUCKETS.forEach((le, i) => {
+      cumulative += totals.buckets[i]!;
+      samples.push({ metricName: 'narwhal_http_request_duration_seconds_bucket', labels: { le }, value: cumulative });
+    });
+    cumulative += totals.buckets[DURATION_BUCKETS.length]!;
+    samples.push({ metricName: 'narwhal_http_request_duration_seconds_bucket', labels: { le: '+Inf' }, value: cumulative });
+    samples.push({ metricName: 'narwhal_http_request_duration_seconds_sum', value: totals.durationSum });
+    samples.push({ metricName: 'narwhal_http_request_duration_seconds_count', value: cumulative });
+    return samples;
+  });
+  define('narwhal_http_requests_in_flight', 'gauge', 'HTTP requests being served right now, across workers', () =>
+    [{ value: live().reduce((sum, w) => sum + (w.stats.inFlight ?? 0), 0) }]);
+  define('narwhal_workers', 'gauge', 'Worker processes by state', () => {
+    const counts: Record<string, number> = { booting: 0, ready: 0, draining: 0 };
+    for (const w of live()) counts[w.state] = (counts[w.state] ?? 0) + 1;
+    return Object.entries(counts).map(([state, value]) => ({ value, labels: { state } }));
+  });
+  define('narwhal_workers_desired', 'gauge', 'The pool size the master maintains (--workers, TTIN/TTOU)', () =>
+    [{ value: arbiter.target }]);
+  define('narwhal_worker_restarts_total', 'counter', 'Workers replaced, by reason', () =>
+    RESTART_REASONS.map((reason) => ({ value: arbiter.restarts[reason], labels: { reason } })));
+  define('narwhal_worker_resident_memory_bytes', 'gauge', 'Resident memory of each worker, from its last heartbeat',
+    perWorker((w) => w.stats.rss));
+  define('narwhal_worker_heap_limit_bytes', 'gauge', "V8 heap size limit of each worker", perWorker((w) => w.stats.heapLimit));
+  define('narwhal_worker_event_loop_lag_seconds', 'gauge', 'Event-loop lag (p99 over the last heartbeat interval) of each worker',
+    perWorker((w) => w.stats.lag));
+  define('narwhal_ready', 'gauge', '1 when /readyz answers 200, else 0', () => [{ value: isReady() ? 1 : 0 }]);
+
+  // The master's own process and Node.js metrics (process_*, nodejs_*).
+  collectDefaultMetrics({ register: registry });
+  // Gauges named *_total fail `promtool check metrics`; nodejs_active_handles{type} and
+  // friends carry the same numbers.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
+  return { registry, totals };
+}

@@ -1,0 +1,119 @@
+// The admin server, run by the master on --admin-bind (off unless set):
+//   GET /healthz  liveness: 200 while the master is running and supervising its pool.
+//   GET /readyz   readiness: 200 when enough workers are ready and the server is not shutting
+//                 down; else 503 with a JSON reason. "Enough": the whole initial pool at boot;
+//                 after that at least one ready worker (a crashed worker being replaced must
+//                 not take the pod out of its Service).
+//   GET /metrics  Prometheus text format (metrics.ts).
+// It never runs app code and shares nothing with the app's listeners.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { BindError } from '../http/listeners';
+import type { Logger } from '../log/logger';
+import type { Arbiter } from '../master/arbiter';
+import { createMetrics } from './metrics';
+
+export interface Readiness {
+  ready: boolean;
+  status: 'ready' | 'booting' | 'shutting down' | 'no ready workers';
+  reason?: string;
+  workers: { ready: number; desired: number; booting: number; draining: number };
+}
+
+export class ReadinessTracker {
+  /** The whole initial pool has been ready once. */
+  private booted = false;
+
+  constructor(private readonly arbiter: Arbiter) {
+    arbiter.onChange.push(() => this.check());
+  }
+
+  check(): Readiness {
+    const a = this.arbiter;
+    const workers = { ready: 0, desired: a.target, booting: 0, draining: 0 };
+    for (const w of a.workers.values()) {
+      if (w.state === 'ready') workers.ready++;
+      else if (w.state === 'booting') workers.booting++;
+      else if (w.state === 'draining') workers.draining++;
+    }
+    if (!this.booted && a.phase !== 'stopping' && workers.ready > 0 && workers.ready >= a.target) this.booted = true;
+    if (a.terminating || a.phase === 'stopping') {
+      return { ready: false, status: 'shutting down', reason: 'the master received TERM and is draining or about to', workers };
+    }
+    if (!this.booted) {
+      return { ready: false, status: 'booting', reason: `${workers.ready} of ${a.target} workers ready`, workers };
+    }
+    if (workers.ready === 0) return { ready: false, status: 'no ready workers', reason: 'no worker is ready to serve', workers };
+    return { ready: true, status: 'ready', workers };
+  }
+}
+
+export interface AdminServer {
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+function parseAdminBind(address: string): { host: string; port: number } | { path: string } {
+  if (address.startsWith('unix:')) return { path: address.slice(5) };
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
+  if (!m) throw new BindError(`invalid admin_bind "${address}": expected HOST:PORT, [IPv6]:PORT or unix:PATH`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+export async function startAdmin(arbiter: Arbiter, address: string, log: Logger): Promise<AdminServer> {
+  const target = parseAdminBind(address);
+  const readiness = new ReadinessTracker(arbiter);
+  const { registry } = createMetrics(arbiter, () => readiness.check().ready);
+
+  const json = (res: ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(`${JSON.stringify(body)}\n`);
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(res, 405, { error: 'method not allowed' });
+    }
+    switch (path) {
+      case '/healthz':
+      case '/livez':
+        return json(res, 200, { status: 'ok', phase: arbiter.phase, pid: process.pid });
+      case '/readyz': {
+        const r = readiness.check();
+        return json(res, r.ready ? 200 : 503, r);
+      }
+      case '/metrics': {
+        const text = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+        return void res.end(text);
+      }
+      default:
+        return json(res, 404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] });
+    }
+  };
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      log.error(`Admin ${req.url}: ${(err as Error)?.message ?? err}`);
+      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new BindError(`cannot bind admin_bind ${address}: ${err.code ?? err.message}`)));
+    server.listen('path' in target ? { path: target.path } : { host: target.host, port: target.port }, () => resolve());
+  });
+  // The master may not keep running only for the admin server.
+  server.unref();
+  const where = server.address();
+  const url = typeof where === 'string' || where === null
+    ? `unix:${where}`
+    : `http://${where.family === 'IPv6' ? `[${where.address}]` : where.address}:${where.port}`;
+  log.info(`Admin server at: ${url} (/healthz /readyz /metrics)`);
+  return {
+    server, url,
+    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}
