@@ -1,0 +1,199 @@
+// Helpers for the container tests (cgroup, admin, metrics): run the built CLI as a user would,
+// with fake cgroup trees, and talk to its app and admin ports over 127.0.0.1.
+// Every process started here is recorded and killed by PID (never by name) by `cleanup()`.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'narwhal.js');
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves to { code, signal } when the server exits, or { code: 'timeout' } (timer unref'd). */
+export function exitedWithin(server, ms) {
+  return Promise.race([server.exited, new Promise((r) => setTimeout(() => r({ code: 'timeout' }), ms).unref())]);
+}
+
+const started = new Set();
+const tempDirs = [];
+
+export function tempDir(prefix = 'narwhal-container-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Writes files ({ 'relative/path': 'content' }) under a new temp dir; returns the dir. */
+export function tree(files) {
+  const dir = tempDir();
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), content);
+  }
+  return dir;
+}
+
+/** The environment without anything narwhal reads, so the developer's shell cannot leak in. */
+export function cleanEnv(extra = {}) {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('NARWHAL_') || key === 'PORT' || key === 'WEB_CONCURRENCY' || key === 'NODE_OPTIONS') delete env[key];
+  }
+  return { ...env, ...extra };
+}
+
+function childPids(pid) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function kill(pid, sig = 'SIGKILL') {
+  try { process.kill(pid, sig); } catch { /* gone */ }
+}
+
+/** Runs the CLI to completion (--print-config and the like). */
+export function runCli(args, env = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 15000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `--print-config` lines starting with "# NAME" or "NAME =", as a map. */
+export function printConfig(args, env = {}) {
+  const r = runCli(['--print-config', ...args], env);
+  if (r.code !== 0) throw new Error(`--print-config exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Starts `narwhal ARGS` with the app on 127.0.0.1:0 and the admin server on 127.0.0.1:0 and
+ * waits until both log their address. Resolves to { pid, app, admin, log(), exited }.
+ */
+export async function startNarwhal(args, { env = {}, admin = true, timeoutMs = 10000 } = {}) {
+  const full = ['-b', '127.0.0.1:0', ...(admin ? ['--admin-bind', '127.0.0.1:0'] : []), '--log-level', 'debug', ...args];
+  const child = spawn(process.execPath, [CLI, ...full], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child.pid);
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    started.delete(child.pid);
+    resolve({ code, signal });
+  }));
+  const server = { pid: child.pid, child, exited, log: () => log, app: null, admin: null };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    server.app ??= /Listening at: (http:\/\/[^\s]+)/.exec(log)?.[1] ?? null;
+    server.admin ??= /Admin server at: (http:\/\/[^\s]+)/.exec(log)?.[1] ?? null;
+    if (server.app && (server.admin || !admin)) return server;
+    if (child.exitCode !== null) break;
+    await sleep(20);
+  }
+  stop(server);
+  throw new Error(`narwhal did not start:\n${log}`);
+}
+
+/** Kills a server started here and its workers (by PID). */
+export function stop(server) {
+  for (const pid of childPids(server.pid)) kill(pid);
+  kill(server.pid);
+}
+
+/** Kills everything still running that these helpers started, and removes temp dirs. */
+export function cleanup() {
+  for (const pid of started) {
+    for (const child of childPids(pid)) kill(child);
+    kill(pid);
+  }
+  started.clear();
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** One GET on a fresh connection: { status, body, headers }. */
+export function get(url, { timeoutMs = 3000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: GET ${url}`)));
+    req.on('error', reject);
+  });
+}
+
+/** Polls `check()` until it returns a truthy value; throws with `what` after timeoutMs. */
+export async function until(check, what, timeoutMs = 8000, everyMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (err) { last = err; }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
+export const waitReady = (server, timeoutMs = 10000) =>
+  until(async () => (await get(`${server.admin}/readyz`)).status === 200, '/readyz 200', timeoutMs);
+
+/** Parses Prometheus text: [{ name, labels, value }]. */
+export function parseMetrics(text) {
+  const samples = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m) throw new Error(`unparsable metrics line: ${line}`);
+    const labels = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** Sum of the samples named `name` whose labels include `labels`. */
+export function metric(samples, name, labels = {}) {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === String(v)))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+export async function scrape(server) {
+  const r = await get(`${server.admin}/metrics`);
+  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
+  return { text: r.body, samples: parseMetrics(r.body) };
+}
+
+/** `promtool check metrics` on the text: { ok, output }, or null when promtool is not installed. */
+export function promtool(text) {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 10000 });
+  if (r.error?.code === 'ENOENT') return null;
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+/** A fake cgroup v2 directory (files directly in it). */
+export const cgroupV2 = ({ cpuMax, memoryMax, cpuset } = {}) => tree({
+  'cgroup.controllers': 'cpuset cpu io memory pids\n',
+  ...(cpuMax !== undefined ? { 'cpu.max': `${cpuMax}\n` } : {}),
+  ...(memoryMax !== undefined ? { 'memory.max': `${memoryMax}\n` } : {}),
+  ...(cpuset !== undefined ? { 'cpuset.cpus.effective': `${cpuset}\n` } : {}),
+});
+
+/** A fake cgroup v1 tree (cpu/, memory/, cpuset/ sub-folders). */
+export const cgroupV1 = ({ quota, period = 100000, memory, cpuset } = {}) => tree({
+  ...(quota !== undefined ? { 'cpu/cpu.cfs_quota_us': `${quota}\n`, 'cpu/cpu.cfs_period_us': `${period}\n` } : {}),
+  ...(memory !== undefined ? { 'memory/memory.limit_in_bytes': `${memory}\n` } : {}),
+  ...(cpuset !== undefined ? { 'cpuset/cpuset.cpus': `${cpuset}\n` } : {}),
+});
