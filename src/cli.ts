@@ -8,9 +8,6 @@ import { resolveWorkerCount } from './platform/cpus';
 import { readCgroup } from './platform/cgroup';
 import { planHeap } from './platform/heap';
 import { startAdmin } from './admin/server';
-import { readCgroup } from './platform/cgroup';
-import { planHeap } from './platform/heap';
-import { startAdmin } from './admin/server';
 import { WORKER_ENV } from './protocol';
 import { runWorker } from './worker/main';
 import { AppLoadError, loadApp } from './worker/load-app';
@@ -42,7 +39,6 @@ async function main(argv: string[]): Promise<void> {
     const lines = formatSettings(settings).map((l) => (l.startsWith('workers = ') ? `workers = ${workers.count}` : l));
     lines.push(`# workers = ${workers.count}: ${workers.source}`);
     lines.push(`# worker heap: ${heap.describe(workers.count)}`);
-    lines.push(`# worker heap: ${heap.describe(workers.count)}`);
     if (resolved.configFile) lines.push(`# config file: ${resolved.configFile}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
@@ -63,24 +59,17 @@ async function main(argv: string[]): Promise<void> {
   const log = new Logger(settings.log_level);
   log.info(`Workers: ${workers.count} (${workers.source})`);
   log.info(`Worker heap: ${heap.describe(workers.count)}`);
-  log.info(`Workers: ${workers.count} (${workers.source})`);
-  log.info(`Worker heap: ${heap.describe(workers.count)}`);
   log.info(`Starting narwhal ${NARWHAL_VERSION} (Node.js ${process.version})`);
   const arbiter = new Arbiter({
     app: settings.app, cwd, settings, workers: workers.count, log,
     workerNodeFlags: (n) => heap.flags(n),
     canGrow: (n) => heap.refuse(n),
-    workerNodeFlags: (n) => heap.flags(n),
-    canGrow: (n) => heap.refuse(n),
     reloadSettings: async () => {
       const next = await resolveSettings(args.values, process.env, cwd);
-      heap = planHeap({ workerHeapMb: next.settings.worker_heap_mb, facts: readCgroup() });
       heap = planHeap({ workerHeapMb: next.settings.worker_heap_mb, facts: readCgroup() });
       return { settings: next.settings, workers: resolveWorkerCount(next.settings.workers).count };
     },
   });
-  // Before any worker: /readyz answers 503 while the pool boots.
-  if (settings.admin_bind) await startAdmin(arbiter, settings.admin_bind, log);
   // Before any worker: /readyz answers 503 while the pool boots.
   if (settings.admin_bind) await startAdmin(arbiter, settings.admin_bind, log);
   process.exit(await arbiter.run());

@@ -29,8 +29,6 @@ export interface ArbiterOptions {
   workerNodeFlags?: (workers: number) => string[];
   /** Why a pool of this many workers would not fit the container (TTIN is refused), or null. */
   canGrow?: (workers: number) => string | null;
-  /** Why a pool of this many workers would not fit the container (TTIN is refused), or null. */
-  canGrow?: (workers: number) => string | null;
 }
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -54,12 +52,6 @@ export class Arbiter {
   private stopped!: () => void;
   /** Listeners for state changes (the admin server's readiness, tests). */
   readonly onChange: Array<() => void> = [];
-  /** Listeners for each worker heartbeat, given the worker's previous stats (metrics). */
-  readonly onHeartbeat: Array<(worker: WorkerHandle, previous: WorkerStats) => void> = [];
-  /** Set on TERM: readiness turns 503 at once, the pool keeps serving for --shutdown-delay. */
-  terminating = false;
-  /** The Node flags each worker was started with (heap size for the pool size of the time). */
-  private readonly nodeFlagsOf = new WeakMap<WorkerHandle, string>();
   /** Listeners for each worker heartbeat, given the worker's previous stats (metrics). */
   readonly onHeartbeat: Array<(worker: WorkerHandle, previous: WorkerStats) => void> = [];
   /** Set on TERM: readiness turns 503 at once, the pool keeps serving for --shutdown-delay. */
@@ -149,7 +141,6 @@ export class Arbiter {
     const child = spawnWorker({ fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [] });
     const worker = new WorkerHandle(child, ++this.age);
     this.nodeFlagsOf.set(worker, this.workerFlags());
-    this.nodeFlagsOf.set(worker, this.workerFlags());
     this.workers.set(worker.pid, worker);
     this.log.info(`Booting worker with pid: ${worker.pid}`);
     const jitter = this.settings.max_requests_jitter;
@@ -208,20 +199,6 @@ export class Arbiter {
         worker.bootError = m.message;
         return;
     }
-  }
-
-  /** --max-worker-memory: a worker over it is replaced gracefully, its successor ready first. */
-  private checkMemory(worker: WorkerHandle): void {
-    const max = this.settings.max_worker_memory;
-    if (max <= 0 || worker.stats.rss <= max || worker.state !== 'ready' || worker.retireReason || this.phase === 'stopping') return;
-    const mb = (n: number) => (n / 1e6).toFixed(1);
-    this.log.warning(`Worker (pid:${worker.pid}) uses ${mb(worker.stats.rss)} MB, over max_worker_memory ${mb(max)} MB: replacing it`);
-    worker.retireReason = 'memory';
-    this.manage();
-  }
-
-  private workerFlags(): string {
-    return (this.options.workerNodeFlags?.(this.target) ?? []).join(' ');
   }
 
   /** --max-worker-memory: a worker over it is replaced gracefully, its successor ready first. */

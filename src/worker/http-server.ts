@@ -42,8 +42,6 @@ export class WorkerHttp {
   private onIdle: (() => void) | null = null;
   /** Status classes and durations are recorded only when the master serves /metrics. */
   private readonly metrics: boolean;
-  /** Status classes and durations are recorded only when the master serves /metrics. */
-  private readonly metrics: boolean;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
 
