@@ -1,0 +1,60 @@
+// How should connections reach workers? Measures narwhal's distribution modes against a
+// hand-written node:cluster script and a single Node process, in the same run.
+//   node bench/distribution.mjs [--rounds 3] [--seconds 5] [--workers 2] [--bin dist/narwhal]
+// Keep-alive load (wrk -t1 -c64) and connection-per-request load (Connection: close).
+// "spread" is the smallest worker's share of requests divided by a fair share (1.00 = even).
+import { join } from 'node:path';
+import { freePort, loadOnce, median, readCounts, countsFile, startVariant, ROOT, hasWrk } from './lib.mjs';
+
+const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const rounds = Number(arg('rounds', 3));
+const seconds = Number(arg('seconds', 5));
+const workers = Number(arg('workers', 2));
+const bin = arg('bin', null);
+const app = join(ROOT, 'bench', 'apps', 'hello.js');
+const narwhal = (mode) => (port) => ({
+  cmd: bin ? join(ROOT, bin) : process.execPath,
+  args: [...(bin ? [] : [join(ROOT, 'dist', 'narwhal.js')]), '-w', String(workers), '-b', `127.0.0.1:${port}`, '--distribution', mode, app],
+});
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+const variants = [
+  ['node single process', (port) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/peers/single.js'), String(port)] }), 1],
+  ['node:cluster round-robin (hand-written)', (port) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/peers/cluster.js'), String(port), String(workers), 'rr'] }), workers],
+  ['node:cluster shared socket (hand-written)', (port) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/peers/cluster.js'), String(port), String(workers), 'none'] }), workers],
+  ['narwhal round-robin', narwhal('round-robin'), workers],
+  ['narwhal shared', narwhal('shared'), workers],
+];
+if (bin || nodeMajor >= 23 || (nodeMajor === 22 && Number(process.versions.node.split('.')[1]) >= 12)) {
+  variants.push(['narwhal reuseport', narwhal('reuseport'), workers]);
+}
+
+const results = new Map();
+for (let round = 0; round < rounds; round++) {
+  for (const [name, make, procs] of variants) {
+    for (const close of [false, true]) {
+      const port = await freePort();
+      const counts = countsFile(`${round}-${close}`);
+      const v = await startVariant({ ...make(port), port, env: { BENCH_COUNTS: counts } });
+      await loadOnce(port, { seconds: 1, close }); // warm-up
+      const r = await loadOnce(port, { seconds, close });
+      await v.stop();
+      const per = readCounts(counts);
+      const spread = per.length >= procs && procs > 1 ? Math.min(...per) / (per.reduce((a, b) => a + b, 0) / procs) : per.length === procs ? 1 : 0;
+      const key = `${name}|${close}`;
+      if (!results.has(key)) results.set(key, { rps: [], spread: [] });
+      results.get(key).rps.push(r.rps);
+      results.get(key).spread.push(spread);
+      process.stderr.write(`round ${round + 1} ${name} ${close ? 'close' : 'keep-alive'}: ${Math.round(r.rps)} req/s, spread ${spread.toFixed(2)} ${r.errors ? `errors ${r.errors}` : ''}\n`);
+    }
+  }
+}
+
+const base = (close) => median(results.get(`node single process|${close}`).rps);
+console.log(`\n${workers} workers, ${hasWrk() ? 'wrk -t1 -c64' : 'autocannon -c64'}, ${seconds}s x ${rounds} rounds, medians; Node ${process.version}${bin ? `, binary ${bin}` : ''}\n`);
+console.log('| variant | keep-alive req/s | ratio | spread | Connection: close req/s | ratio | spread |');
+console.log('|---|---|---|---|---|---|---|');
+for (const [name] of variants) {
+  const ka = results.get(`${name}|false`);
+  const cl = results.get(`${name}|true`);
+  console.log(`| ${name} | ${Math.round(median(ka.rps))} | ${(median(ka.rps) / base(false)).toFixed(2)} | ${median(ka.spread).toFixed(2)} | ${Math.round(median(cl.rps))} | ${(median(cl.rps) / base(true)).toFixed(2)} | ${median(cl.spread).toFixed(2)} |`);
+}
