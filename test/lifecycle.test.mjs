@@ -80,6 +80,25 @@ test('HUP reloads the app code and the config file', async () => {
   await s.stop();
 });
 
+test('HUP with a broken app: old workers keep serving, boots retried with backoff, fixed code takes over', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { tempApp } = await import('./helpers/server.mjs');
+  const dir = tempApp({ 'app.js': 'module.exports = (req, res) => res.end("good");' });
+  const s = await startServer(['-w', '1', 'app.js'], { cwd: dir, workers: 1 });
+  const [original] = s.workers();
+  writeFileSync(join(dir, 'app.js'), 'throw new Error("syntax of the day");');
+  s.signal('SIGHUP');
+  await s.waitForLog(/failed to boot: .*syntax of the day.*retrying in 1s/s, 5000);
+  await s.waitForLog(/retrying in 2s/, 5000);
+  assert.ok(s.workers().includes(original), 'the old worker still serves');
+  assert.is((await request(s.port)).body, 'good');
+  assert.ok(s.count(/Booting worker/) <= 4, 'backoff, not a crash loop');
+  writeFileSync(join(dir, 'app.js'), 'module.exports = (req, res) => res.end("fixed");');
+  await waitFor(async () => (await request(s.port)).body === 'fixed', 8000, 'fixed app served');
+  await waitFor(() => !s.workers().includes(original), 5000, 'old worker retired');
+  await s.stop();
+});
+
 for (const mode of ['round-robin', 'shared']) test(`${mode}: max-requests under load: workers recycled, successor first, 0 failed requests`, async () => {
   const s = await startServer(['-w', '2', '--distribution', mode, '--max-requests', '300', '--max-requests-jitter', '50', APP], { workers: 2 });
   const result = await load(s.port, { connections: 16, durationMs: 4000 });
