@@ -100,20 +100,43 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger)
     });
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new BindError(`cannot bind admin_bind ${address}: ${err.code ?? err.message}`)));
-    server.listen('path' in target ? { path: target.path } : { host: target.host, port: target.port }, () => resolve());
+  const listen = () => new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(err);
+    server.once('error', onError);
+    server.listen('path' in target ? { path: target.path } : { host: target.host, port: target.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
   });
-  // The master may not keep running only for the admin server.
-  server.unref();
-  const where = server.address();
-  const url = typeof where === 'string' || where === null
-    ? `unix:${where}`
-    : `http://${where.family === 'IPv6' ? `[${where.address}]` : where.address}:${where.port}`;
-  log.info(`Admin server at: ${url} (/healthz /readyz /metrics)`);
-  return {
-    server, url,
+  const announce = () => {
+    // The master may not keep running only for the admin server.
+    server.unref();
+    const where = server.address();
+    const url = typeof where === 'string' || where === null
+      ? `unix:${where}`
+      : `http://${where.family === 'IPv6' ? `[${where.address}]` : where.address}:${where.port}`;
+    log.info(`Admin server at: ${url} (/healthz /readyz /metrics)`);
+    return url;
+  };
+  const admin: AdminServer = {
+    server, url: '',
     close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
+  try {
+    await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A master started by USR2 (upgrade.ts sets this variable): its predecessor still holds the
+    // admin port and releases it when it stops; bind then, rather than fail the upgrade.
+    const parent = Number(process.env.NARWHAL_UPGRADE_PARENT) || 0;
+    if (code !== 'EADDRINUSE' || !parent) throw new BindError(`cannot bind admin_bind ${address}: ${code ?? (err as Error).message}`);
+    log.warning(`Admin address ${address} is held by the previous master (pid ${parent}): binding it once that one stops`);
+    const retry = setInterval(() => {
+      listen().then(() => { clearInterval(retry); admin.url = announce(); }, () => {});
+    }, 1000);
+    retry.unref();
+    return admin;
+  }
+  admin.url = announce();
+  return admin;
 }

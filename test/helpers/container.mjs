@@ -108,15 +108,22 @@ export function stop(server) {
   kill(server.pid);
 }
 
-/** Kills everything still running that these helpers started, and removes temp dirs. */
+/**
+ * Kills everything still running that these helpers started. (uvu runs every test file in one
+ * process: temp dirs, which other files' apps may live in, are removed when the process exits.)
+ */
 export function cleanup() {
   for (const pid of started) {
     for (const child of childPids(pid)) kill(child);
     kill(pid);
   }
   started.clear();
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
+
+process.on('exit', () => {
+  cleanup();
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /** One GET on a fresh connection: { status, body, headers }. */
 export function get(url, { timeoutMs = 3000 } = {}) {
