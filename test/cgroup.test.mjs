@@ -1,8 +1,10 @@
 // cgroup v1/v2 parsing, as a user sees it: NARWHAL_CGROUP_ROOT + --print-config.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cgroupV1, cgroupV2, cleanup, printConfig, tree } from './helpers/container.mjs';
+import { CLI, cgroupV1, cgroupV2, cleanEnv, cleanup, printConfig, tree } from './helpers/container.mjs';
 
 const CPUS = availableParallelism();
 const GiB = 1024 ** 3;
@@ -95,6 +97,30 @@ test('heap: --worker-heap-mb and --max-old-space-size in NODE_OPTIONS win', () =
   assert.match(workers(at(root), ['--worker-heap-mb', '200']).heap, /^200 MiB each: set by worker_heap_mb$/);
   assert.match(workers({ ...at(root), NARWHAL_WORKER_HEAP_MB: '150' }).heap, /^150 MiB each/);
   assert.match(workers({ ...at(root), NODE_OPTIONS: '--max-old-space-size=300' }).heap, /set by --max-old-space-size in NODE_OPTIONS/);
+});
+
+test('a real cgroup v1 quota, read through /proc/self/cgroup, the tightest level winning (root, v1 hosts only)', () => {
+  const cpu = '/sys/fs/cgroup/cpu';
+  if (process.getuid?.() !== 0 || !existsSync(`${cpu}/cpu.cfs_quota_us`)) {
+    console.log('  (skipped: needs root and a cgroup v1 cpu hierarchy)');
+    return;
+  }
+  const parent = `${cpu}/narwhal-test-${process.pid}`;
+  const child = `${parent}/inner`;
+  try {
+    mkdirSync(parent);
+    writeFileSync(`${parent}/cpu.cfs_period_us`, '100000');
+    writeFileSync(`${parent}/cpu.cfs_quota_us`, '50000');
+    mkdirSync(child);
+    // The process joins the inner cgroup (no quota of its own) before Node starts.
+    const r = spawnSync('sh', ['-c', `echo $$ > ${child}/cgroup.procs && exec "$0" "$1" --print-config`, process.execPath, CLI],
+      { env: cleanEnv(), encoding: 'utf8', timeout: 15000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^workers = 1$/m);
+    assert.match(r.stdout, new RegExp(`^# workers = 1: CPU quota 50000/100000 = 0\\.5 CPUs from cgroup v1 ${parent}/cpu\\.cfs_quota_us`, 'm'));
+  } finally {
+    for (const dir of [child, parent]) try { rmdirSync(dir); } catch { /* not created */ }
+  }
 });
 
 test.run();
