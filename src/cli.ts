@@ -57,21 +57,23 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   const log = new Logger(settings.log_level);
-  log.info(`Workers: ${workers.count} (${workers.source})`);
-  log.info(`Worker heap: ${heap.describe(workers.count)}`);
   log.info(`Starting narwhal ${NARWHAL_VERSION} (Node.js ${process.version})`);
   const arbiter = new Arbiter({
     app: settings.app, cwd, settings, workers: workers.count, log,
     workerNodeFlags: (n) => heap.flags(n),
     canGrow: (n) => heap.refuse(n),
+    // Once the app's sockets are bound, before any worker: /readyz answers 503 while the pool boots.
+    afterBind: async () => {
+      log.info(`Workers: ${workers.count} (${workers.source})`);
+      log.info(`Worker heap: ${heap.describe(workers.count)}`);
+      if (settings.admin_bind) await startAdmin(arbiter, settings.admin_bind, log);
+    },
     reloadSettings: async () => {
       const next = await resolveSettings(args.values, process.env, cwd);
       heap = planHeap({ workerHeapMb: next.settings.worker_heap_mb, facts: readCgroup() });
       return { settings: next.settings, workers: resolveWorkerCount(next.settings.workers).count };
     },
   });
-  // Before any worker: /readyz answers 503 while the pool boots.
-  if (settings.admin_bind) await startAdmin(arbiter, settings.admin_bind, log);
   process.exit(await arbiter.run());
 }
 

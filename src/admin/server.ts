@@ -12,6 +12,12 @@ import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import { createMetrics } from './metrics';
 
+/**
+ * Set in a master started by USR2 (upgrade.ts), read when this module loads: the variable is
+ * removed from the environment before the master binds.
+ */
+const UPGRADE_PARENT = Number(process.env.NARWHAL_UPGRADE_PARENT) || 0;
+
 export interface Readiness {
   ready: boolean;
   status: 'ready' | 'booting' | 'shutting down' | 'no ready workers';
@@ -128,7 +134,7 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger)
     const code = (err as NodeJS.ErrnoException).code;
     // A master started by USR2 (upgrade.ts sets this variable): its predecessor still holds the
     // admin port and releases it when it stops; bind then, rather than fail the upgrade.
-    const parent = Number(process.env.NARWHAL_UPGRADE_PARENT) || 0;
+    const parent = UPGRADE_PARENT;
     if (code !== 'EADDRINUSE' || !parent) throw new BindError(`cannot bind admin_bind ${address}: ${code ?? (err as Error).message}`);
     log.warning(`Admin address ${address} is held by the previous master (pid ${parent}): binding it once that one stops`);
     const retry = setInterval(() => {

@@ -29,6 +29,8 @@ export interface ArbiterOptions {
   workerNodeFlags?: (workers: number) => string[];
   /** Why a pool of this many workers would not fit the container (TTIN is refused), or null. */
   canGrow?: (workers: number) => string | null;
+  /** Run once the listeners are bound, before any worker is spawned (boot log, admin server). */
+  afterBind?: () => Promise<void>;
 }
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -71,6 +73,7 @@ export class Arbiter {
     process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
     for (const l of this.listeners) this.log.info(`Listening at: ${l.url} (${process.pid})`);
     this.log.info(`Using distribution: ${this.settings.distribution}`);
+    await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);
     if (this.settings.distribution === 'round-robin') {
       this.roundRobin = new RoundRobin(() => this.readyWorkers());
