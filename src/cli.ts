@@ -8,6 +8,7 @@ import { resolveWorkerCount } from './platform/cpus';
 import { readCgroup } from './platform/cgroup';
 import { planHeap } from './platform/heap';
 import { startAdmin } from './admin/server';
+import { takeInheritedFds } from './master/upgrade';
 import { WORKER_ENV } from './protocol';
 import { runWorker } from './worker/main';
 import { AppLoadError, loadApp } from './worker/load-app';
@@ -74,7 +75,8 @@ async function main(argv: string[]): Promise<void> {
       return { settings: next.settings, workers: resolveWorkerCount(next.settings.workers).count };
     },
   });
-  process.exit(await arbiter.run());
+  // A master started by USR2 serves the sockets its predecessor handed over.
+  process.exit(await arbiter.run(takeInheritedFds()));
 }
 
 if (process.env[WORKER_ENV]) {

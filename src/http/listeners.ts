@@ -70,7 +70,7 @@ async function bindOne(address: string, inheritedFd: number | undefined): Promis
   const parsed = parseAddress(address);
   if (inheritedFd !== undefined || parsed.kind === 'fd') {
     const fd = inheritedFd ?? parsed.fd;
-    const handle = createServerHandle(null, -1, -1, fd);
+    const handle = createServerHandle(null, 0, -1, fd); // port 0: Node asserts !port with an fd
     if (typeof handle === 'number') fail(address, handle);
     const info: Record<string, unknown> = {};
     handle.getsockname?.(info);

@@ -12,6 +12,7 @@ import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerSt
 import { removePidfile, writePidfile } from './pidfile';
 import { RoundRobin } from './round-robin';
 import { inheritedFd, spawnWorker } from './spawn';
+import { Upgrader } from './upgrade';
 import { RESTART_REASONS, WorkerHandle, type RestartReason } from './worker-handle';
 
 export type Phase = 'booting' | 'running' | 'stopping';
@@ -45,6 +46,7 @@ export class Arbiter {
   readonly restarts: Record<RestartReason, number> = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
   private readonly log: Logger;
   private roundRobin: RoundRobin | null = null;
+  private upgrader: Upgrader | null = null;
   private everReady = false;
   private age = 0;
   private bootFailures = 0;
@@ -312,6 +314,9 @@ export class Arbiter {
 
   /** Stop all workers gracefully, keep the master (and the sockets); TTIN or HUP bring them back. */
   handleWinch(): void {
+    // After USR2 the sockets are the new master's too: this one stops accepting (round-robin
+    // would otherwise hold connections for workers that are gone).
+    if (this.upgrader?.running) this.handOverSockets();
     this.target = 0;
     this.manage();
   }
@@ -320,8 +325,18 @@ export class Arbiter {
     for (const w of this.workers.values()) w.signal('SIGUSR1');
   }
 
+  /** Binary upgrade: a new master from the executable on disk, sharing the sockets (upgrade.ts). */
   handleUsr2(): void {
-    this.log.warning('USR2 (binary upgrade) is not available in this build');
+    if (this.phase === 'stopping') return;
+    this.upgrader ??= new Upgrader(this.log);
+    const pid = this.upgrader.start(this.listeners, this.settings.pid, this.options.cwd);
+    // The new master owns unix socket paths now: this one must not unlink them when it stops.
+    if (pid) this.listeners = this.listeners.map(({ unixPath: _, ...l }) => l);
+  }
+
+  private handOverSockets(): void {
+    closeAll(this.listeners);
+    this.listeners = [];
   }
 
   /** Graceful shutdown: in-flight requests finish, up to --graceful-timeout. */
