@@ -35,7 +35,7 @@ test('readyz is 503 (JSON reason) while a slow factory boots, then 200; healthz 
     assert.is((await get(`${server.admin}/healthz`)).status, 200);
     assert.is((await get(`${server.admin}/nope`)).status, 404);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 
@@ -68,7 +68,7 @@ test('TERM with --shutdown-delay: readyz 503 within 0.3 s, the app keeps answeri
     assert.ok(waited >= 1500, `exited after ${waited} ms, before the shutdown delay`);
     assert.match(server.log(), /Shutdown delay: serving 1.5s more before draining/);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 
@@ -86,7 +86,7 @@ test('TERM without a delay drains at once; an admin port in use is one clear lin
     assert.is(code, 0);
     assert.ok(Date.now() - t0 < 3000);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 

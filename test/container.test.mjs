@@ -50,7 +50,7 @@ test('memory limit 1 GiB, 2 workers: each worker heap limit well under 1 GiB (v2
     assert.match(server.log(), /Pool of 3: replacing 2 worker\(s\) started with other Node flags \(now: --max-old-space-size=192\)/);
     assert.is((await get(server.app)).status, 200);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 
@@ -66,7 +66,7 @@ test('without a memory limit Node keeps its own default; --worker-heap-mb sets i
     const [limit] = heapLimits(samples);
     assert.ok(limit > 100 * MiB && limit < 200 * MiB, `heap limit ${limit / MiB} MiB`);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 
@@ -81,7 +81,7 @@ test('TTIN past the memory budget is refused with a log line', async () => {
     const { samples } = await scrape(server);
     assert.is(metric(samples, 'narwhal_workers_desired'), 1);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 
@@ -104,7 +104,7 @@ test('a leaking worker over --max-worker-memory is recycled: successor first, re
     // All requests answered: 1 + 8 + 1, none failed.
     await until(async () => metric((await scrape(server)).samples, 'narwhal_http_requests_total', { code_class: '2xx' }) >= 10, '10 counted', 3000);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 

@@ -49,7 +49,7 @@ test('after N requests /metrics counts N, by status class, with a duration histo
     if (check === null) console.log('  (promtool not installed: exposition format not validated)');
     else assert.ok(check.ok, `promtool check metrics:\n${check.output}`);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 
@@ -68,7 +68,7 @@ test('requests of workers that exited stay counted (max-requests recycling)', as
     }, 'a recycle and 13 requests counted', 8000, 100);
     assert.is(metric(samples, 'narwhal_http_requests_total', { code_class: '2xx' }), 13);
   } finally {
-    stop(server);
+    await stop(server);
   }
 });
 

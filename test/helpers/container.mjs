@@ -98,12 +98,19 @@ export async function startNarwhal(args, { env = {}, admin = true, timeoutMs = 1
     if (child.exitCode !== null) break;
     await sleep(20);
   }
-  stop(server);
+  await stop(server);
   throw new Error(`narwhal did not start:\n${log}`);
 }
 
-/** Kills a server started here and its workers (by PID). */
-export function stop(server) {
+/**
+ * Stops a server started here: INT (quick shutdown: the master stops and reaps its workers),
+ * then SIGKILL to it and its workers (by PID) if it is still there after 3 s.
+ */
+export async function stop(server) {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  kill(server.pid, 'SIGINT');
+  const { code } = await exitedWithin(server, 3000);
+  if (code !== 'timeout') return;
   for (const pid of childPids(server.pid)) kill(pid);
   kill(server.pid);
 }
