@@ -58,9 +58,8 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   const log = new Logger(settings.log_level);
-  log.info(`Starting narwhal ${NARWHAL_VERSION} (Node.js ${process.version})`);
   const arbiter = new Arbiter({
-    app: settings.app, cwd, settings, workers: workers.count, log,
+    app: settings.app, cwd, settings, workers: workers.count, log, version: NARWHAL_VERSION,
     workerNodeFlags: (n) => heap.flags(n),
     canGrow: (n) => heap.refuse(n),
     // Once the app's sockets are bound, before any worker: /readyz answers 503 while the pool boots.

@@ -24,6 +24,7 @@ export interface ArbiterOptions {
   /** Pool size with workers=auto already resolved. */
   workers: number;
   log: Logger;
+  version: string;
   /** Re-reads the config file and environment (HUP); resolves to the new settings. */
   reloadSettings: () => Promise<{ settings: Settings; workers: number }>;
   /** Extra Node flags for workers (heap sizing), from the container facts. */
@@ -72,6 +73,7 @@ export class Arbiter {
   /** Binds, boots the pool and supervises it; resolves with the exit code when the master stops. */
   async run(inherited?: Map<string, number>): Promise<number> {
     this.listeners = await bindAll(this.settings.bind, inherited);
+    this.log.info(`Starting narwhal ${this.options.version} (Node.js ${process.version})`);
     process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
     for (const l of this.listeners) this.log.info(`Listening at: ${l.url} (${process.pid})`);
     this.log.info(`Using distribution: ${this.settings.distribution}`);
@@ -143,7 +145,10 @@ export class Arbiter {
         fds.push(l.handle.fd);
       }
     });
-    const child = spawnWorker({ fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [] });
+    const child = spawnWorker({
+      fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
+      title: this.settings.proc_name ?? this.options.app,
+    });
     const worker = new WorkerHandle(child, ++this.age);
     this.nodeFlagsOf.set(worker, this.workerFlags());
     this.workers.set(worker.pid, worker);

@@ -18,15 +18,19 @@ export interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   /** Extra V8/Node flags for the worker (heap size). */
   nodeFlags: string[];
+  /** Shown in the worker's argv, which also makes room for its process title. */
+  title: string;
 }
 
 /** fd number a worker sees for the i-th inherited socket. */
 export const inheritedFd = (index: number) => 4 + index;
 
-export function spawnWorker({ fds, env, nodeFlags }: SpawnOptions): ChildProcess {
+export function spawnWorker({ fds, env, nodeFlags, title }: SpawnOptions): ChildProcess {
   const sea = isSingleExecutable();
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
-  return spawn(process.execPath, workerArgs(sea, nodeFlags), {
+  // Linux process titles can only reuse the space of the original argv: the trailing
+  // arguments (ignored by the worker) make room for `narwhal: worker [APP]`.
+  return spawn(process.execPath, [...workerArgs(sea, nodeFlags), 'worker', `[${title}]`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
     env: childEnv,
   });
