@@ -9,6 +9,7 @@ import { readCgroup } from './platform/cgroup';
 import { planHeap } from './platform/heap';
 import { startAdmin } from './admin/server';
 import { takeInheritedFds } from './master/upgrade';
+import { healthcheck, healthcheckUrl } from './healthcheck';
 import { WORKER_ENV } from './protocol';
 import { runWorker } from './worker/main';
 import { AppLoadError, loadApp } from './worker/load-app';
@@ -85,6 +86,9 @@ if (process.env[WORKER_ENV]) {
     process.stderr.write(`narwhal worker: ${(err as Error)?.stack ?? err}\n`);
     process.exit(1);
   });
+} else if (process.argv[2] === '--healthcheck') {
+  // The image's HEALTHCHECK probe (healthcheck.ts): no master, no config.
+  void healthcheck(healthcheckUrl(process.argv[3], process.env)).then((code) => process.exit(code));
 } else {
   main(process.argv.slice(2)).catch((err) => {
     if (err instanceof ConfigError) fatal(err.message, 2);

@@ -1,0 +1,30 @@
+// `narwhal --healthcheck [URL]`: a probe for Docker's HEALTHCHECK in images with no curl or
+// wget (distroless). GETs URL (default: /healthz on the admin address from NARWHAL_ADMIN_BIND,
+// else 127.0.0.1:9000); exit 0 on a 2xx within 3 s, else 1. It starts no master.
+import http from 'node:http';
+
+export function healthcheckUrl(arg: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (arg && /^https?:\/\//.test(arg)) return arg;
+  const bind = env.NARWHAL_ADMIN_BIND || '127.0.0.1:9000';
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(bind);
+  let host = m?.[1] ?? (m?.[2] || '127.0.0.1');
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${m?.[3] ?? 9000}${arg?.startsWith('/') ? arg : '/healthz'}`;
+}
+
+export function healthcheck(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 3000 }, (res) => {
+      res.resume();
+      const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+      if (!ok) process.stderr.write(`narwhal --healthcheck: ${url}: HTTP ${res.statusCode}\n`);
+      resolve(ok ? 0 : 1);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 3 s')));
+    req.on('error', (err) => {
+      process.stderr.write(`narwhal --healthcheck: ${url}: ${err.message}\n`);
+      resolve(1);
+    });
+  });
+}
