@@ -68,6 +68,21 @@ export const SETTINGS = {
     name: 'keep_alive', flag: '--keep-alive <seconds>', type: seconds(0), default: 5, section: 'server',
     help: 'Seconds an idle keep-alive connection is held open',
   }),
+  limit_request_line: setting({
+    name: 'limit_request_line', flag: '--limit-request-line <bytes>', type: integer(0, 65536), default: 4094,
+    section: 'server',
+    help: 'Maximum size of the request line (method, target, version, CRLF) in bytes; longer is refused 414 (0 = no limit beyond the header size cap)',
+  }),
+  limit_request_fields: setting({
+    name: 'limit_request_fields', flag: '--limit-request-fields <n>', type: integer(0, 32768), default: 100,
+    section: 'server',
+    help: 'Maximum number of header fields in a request; more is refused 431 (0 = no limit)',
+  }),
+  limit_request_field_size: setting({
+    name: 'limit_request_field_size', flag: '--limit-request-field-size <bytes>', type: integer(0, 65536),
+    default: 8190, section: 'server',
+    help: 'Maximum size of one header field line (name, colon, space, value, CRLF) in bytes; larger is refused 431 (0 = no limit beyond the header size cap)',
+  }),
   workers: setting({
     name: 'workers', flag: '-w, --workers <n>', type: workerCount,
     default: (env) => (env.WEB_CONCURRENCY ? workerCount.parse(env.WEB_CONCURRENCY) : 'auto'),

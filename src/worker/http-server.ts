@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { Settings } from '../config/settings';
 import { DURATION_BUCKETS, type ListenerPlan } from '../protocol';
 import type { RequestListener } from './load-app';
+import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
 
 const kActive = Symbol('narwhal.activeRequests');
 const kServed = Symbol('narwhal.servedRequests');
@@ -42,6 +43,8 @@ export class WorkerHttp {
   private onIdle: (() => void) | null = null;
   /** Status classes and durations are recorded only when the master serves /metrics. */
   private readonly metrics: boolean;
+  /** Gunicorn's limit_request_* settings, checked before the app sees a request. */
+  private readonly limits: RequestLimits;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
 
@@ -51,6 +54,7 @@ export class WorkerHttp {
     readonly counters: HttpCounters = newCounters(),
   ) {
     this.metrics = Boolean(settings.admin_bind);
+    this.limits = requestLimits(settings);
   }
 
   private handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -68,12 +72,17 @@ export class WorkerHttp {
       this.openResponses.delete(res);
       if (this.metrics) record(this.counters, res.statusCode, (performance.now() - start) / 1000);
     });
+    // A request Node's parser let through but narwhal refuses (limits, ambiguous fields) is
+    // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.
+    const refused = checkRequest(req, this.limits);
+    if (refused !== 0) return refuse(res, refused);
     this.onRequest(++this.counters.requests);
     this.app(req, res);
   };
 
   private createServer(): http.Server {
-    const server = http.createServer({ keepAliveTimeout: this.settings.keep_alive * 1000 }, this.handle);
+    const server = http.createServer({ keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits) }, this.handle);
+    server.maxHeadersCount = maxHeadersCount(this.limits);
     server.on('connection', (socket: TrackedSocket) => {
       socket[kActive] = 0;
       socket[kServed] = 0;
@@ -86,6 +95,9 @@ export class WorkerHttp {
     // A malformed request is answered 400 and the worker keeps serving.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+      // Bytes after a request that closes the connection (HTTP/1.0, Connection: close): the
+      // request in flight is still answered (its response closes the connection), the rest ignored.
+      if (err.code === 'HPE_CLOSED_CONNECTION' && (socket as TrackedSocket)[kActive] > 0) return;
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });

@@ -1,0 +1,128 @@
+// Gunicorn's request limits and the few request checks Node's own parser (llhttp) leaves to
+// the server, run once per request before the app sees it. Node's parser already refuses
+// malformed request lines, bad header tokens, obs-fold, CL+TE, duplicate Content-Length and
+// bad chunk framing; what is checked here is only what Gunicorn's request corpus shows it
+// lets through. The common path is one length test on the request line and one pass over
+// `req.rawHeaders` comparing lengths; a lower-case copy of a name is made only for names as
+// long as one of the few fields looked at.
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import type { Settings } from '../config/settings';
+
+export interface RequestLimits {
+  /** Longest request line in bytes, CRLF included as Gunicorn counts it (0 = no own limit). */
+  readonly line: number;
+  /** Most header fields (0 = no limit). */
+  readonly fields: number;
+  /** Longest header field line, counted as Gunicorn does: name + ": " + value + CRLF (0 = no own limit). */
+  readonly fieldSize: number;
+}
+
+export function requestLimits(settings: Pick<Settings, 'limit_request_line' | 'limit_request_fields' | 'limit_request_field_size'>): RequestLimits {
+  return {
+    line: settings.limit_request_line,
+    fields: settings.limit_request_fields,
+    fieldSize: settings.limit_request_field_size,
+  };
+}
+
+/** Node's own cap on the whole header section (request line + fields); Node's default. */
+const NODE_HEADER_SIZE = 16 * 1024;
+/** What a 0 ("no own limit") line or field size is bounded by when sizing the header cap. */
+const GUNICORN_MAX = 8190;
+
+/**
+ * The http.Server options that carry the limits. `maxHeaderSize` stays Node's 16 KiB unless
+ * the longest allowed request line plus the longest allowed field would not fit.
+ */
+export function serverOptions(limits: RequestLimits): Pick<ServerOptions, 'maxHeaderSize' | 'requireHostHeader' | 'insecureHTTPParser'> {
+  return {
+    maxHeaderSize: Math.max(NODE_HEADER_SIZE, (limits.line || GUNICORN_MAX) + (limits.fieldSize || GUNICORN_MAX) + 512),
+    // Gunicorn serves an HTTP/1.1 request without Host (its corpus has many, valid), and so
+    // do the proxies and health checkers that send them; Node would answer them 400. A Host
+    // that is present is still checked below (more than one is refused).
+    requireHostHeader: false,
+    // Never the lenient parser: it reopens the request-smuggling holes llhttp closes.
+    insecureHTTPParser: false,
+  };
+}
+
+/**
+ * `server.maxHeadersCount`: one more than the limit, so an excess is seen (Node silently
+ * drops fields beyond maxHeadersCount) without parsing thousands; 0 = no limit in Node too.
+ */
+export function maxHeadersCount(limits: RequestLimits): number {
+  return limits.fields === 0 ? 0 : limits.fields + 1;
+}
+
+const SLASH = 47;
+
+/**
+ * 0 when the request may go to the app, otherwise the status to refuse it with:
+ * 414 request line too long, 431 too many or too large header fields, 400 otherwise.
+ */
+export function checkRequest(req: IncomingMessage, limits: RequestLimits): number {
+  const method = req.method!;
+  const url = req.url!;
+  // "METHOD SP target SP HTTP/1.1 CRLF": method + target + 12 bytes.
+  if (limits.line !== 0 && method.length + url.length + 12 > limits.line) return 414;
+  // An HTTP/1 parser that accepted "HTTP/2.0" (or 0.9, 3.0) in the request line.
+  if (req.httpVersionMajor !== 1) return 400;
+  if (url.charCodeAt(0) !== SLASH) {
+    // Asterisk-form is for OPTIONS only; authority-form for CONNECT only (llhttp checks that);
+    // anything else must be an absolute URI with a parseable authority ("s://]ufd/:" is not).
+    if (url === '*') {
+      if (method !== 'OPTIONS') return 400;
+    } else if (method !== 'CONNECT' && !URL.canParse(url)) {
+      return 400;
+    }
+  }
+  const raw = req.rawHeaders;
+  const n = raw.length;
+  if (limits.fields !== 0 && n > limits.fields * 2) return 431;
+  const fieldSize = limits.fieldSize;
+  const http10 = req.httpVersionMinor === 0;
+  let hosts = 0;
+  let contentTypes = 0;
+  for (let i = 0; i < n; i += 2) {
+    const name = raw[i]!;
+    if (fieldSize !== 0 && name.length + raw[i + 1]!.length + 4 > fieldSize) return 431;
+    switch (name.length) {
+      case 4:
+        // RFC 9112 3.2: more than one Host is a 400. Node keeps the first and drops the
+        // others, while a proxy in front may have routed on another one.
+        if (name.toLowerCase() === 'host' && ++hosts > 1) return 400;
+        break;
+      case 12:
+        // Node keeps the first Content-Type and drops the others: refuse the ambiguity.
+        if (name.toLowerCase() === 'content-type' && ++contentTypes > 1) return 400;
+        break;
+      case 14:
+        // Framing fields spelled with "_" are refused, as Gunicorn does: a gateway that maps
+        // "_" to "-" (CGI-style) would frame the body differently than Node does.
+        if (name.toLowerCase() === 'content_length') return 400;
+        break;
+      case 17: {
+        const lower = name.toLowerCase();
+        if (lower === 'transfer_encoding') return 400;
+        // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+        if (http10 && lower === 'transfer-encoding') return 400;
+        break;
+      }
+      default:
+    }
+  }
+  return 0;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+};
+
+/** Answers a refused request and closes the connection; the app never sees it. */
+export function refuse(res: ServerResponse, status: number): void {
+  res.shouldKeepAlive = false;
+  res.writeHead(status, REASONS[status] ?? 'Bad Request', { Connection: 'close', 'Content-Length': '0' });
+  res.end();
+}
