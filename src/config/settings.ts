@@ -81,7 +81,7 @@ export const SETTINGS = {
   limit_request_field_size: setting({
     name: 'limit_request_field_size', flag: '--limit-request-field-size <bytes>', type: integer(0, 65536),
     default: 8190, section: 'server',
-    help: 'Maximum size of one header field line (name, colon, space, value, CRLF) in bytes; larger is refused 431 (0 = no limit beyond the header size cap)',
+    help: 'Maximum size of one header field line (name, colon, space, value, CRLF) in bytes; larger is refused 431 (0 = Gunicorn\'s maximum, 8190)',
   }),
   workers: setting({
     name: 'workers', flag: '-w, --workers <n>', type: workerCount,

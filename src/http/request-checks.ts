@@ -13,7 +13,7 @@ export interface RequestLimits {
   readonly line: number;
   /** Most header fields (0 = no limit). */
   readonly fields: number;
-  /** Longest header field line, counted as Gunicorn does: name + ": " + value + CRLF (0 = no own limit). */
+  /** Longest header field line, counted as Gunicorn does: name + ": " + value + CRLF. */
   readonly fieldSize: number;
 }
 
@@ -21,13 +21,14 @@ export function requestLimits(settings: Pick<Settings, 'limit_request_line' | 'l
   return {
     line: settings.limit_request_line,
     fields: settings.limit_request_fields,
-    fieldSize: settings.limit_request_field_size,
+    // 0 is Gunicorn's maximum (8190), as Gunicorn's own corpus expects (limit_header_default_01).
+    fieldSize: settings.limit_request_field_size || GUNICORN_MAX,
   };
 }
 
 /** Node's own cap on the whole header section (request line + fields); Node's default. */
 const NODE_HEADER_SIZE = 16 * 1024;
-/** What a 0 ("no own limit") line or field size is bounded by when sizing the header cap. */
+/** Gunicorn's largest default line and field size: what a 0 field size means, and what a 0 line size is assumed to be when sizing the header cap. */
 const GUNICORN_MAX = 8190;
 
 /**
@@ -36,7 +37,7 @@ const GUNICORN_MAX = 8190;
  */
 export function serverOptions(limits: RequestLimits): Pick<ServerOptions, 'maxHeaderSize' | 'requireHostHeader' | 'insecureHTTPParser'> {
   return {
-    maxHeaderSize: Math.max(NODE_HEADER_SIZE, (limits.line || GUNICORN_MAX) + (limits.fieldSize || GUNICORN_MAX) + 512),
+    maxHeaderSize: Math.max(NODE_HEADER_SIZE, (limits.line || GUNICORN_MAX) + limits.fieldSize + 512),
     // Gunicorn serves an HTTP/1.1 request without Host (its corpus has many, valid), and so
     // do the proxies and health checkers that send them; Node would answer them 400. A Host
     // that is present is still checked below (more than one is refused).
@@ -85,7 +86,7 @@ export function checkRequest(req: IncomingMessage, limits: RequestLimits): numbe
   let contentTypes = 0;
   for (let i = 0; i < n; i += 2) {
     const name = raw[i]!;
-    if (fieldSize !== 0 && name.length + raw[i + 1]!.length + 4 > fieldSize) return 431;
+    if (name.length + raw[i + 1]!.length + 4 > fieldSize) return 431;
     switch (name.length) {
       case 4:
         // RFC 9112 3.2: more than one Host is a 400. Node keeps the first and drops the

@@ -39,3 +39,44 @@ export function corpusFiles(kind) {
 export function statuses(raw) {
   return [...raw.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
 }
+
+/**
+ * Files whose verdict in Gunicorn's own test suite depends on a non-default setting (its
+ * `<name>.py` calls `cfg.set(...)`): sent to a server started with narwhal's equivalent flags.
+ */
+export const WITH_SETTINGS = {
+  'invalid/010.http': ['--limit-request-field-size', '10'],
+  'invalid/011.http': ['--limit-request-fields', '2'],
+  'invalid/012.http': ['--limit-request-field-size', '98'],
+  'invalid/limit_header_default_01.http': ['--limit-request-field-size', '0'],
+  'valid/024.http': ['--limit-request-line', '8200', '--limit-request-field-size', '8210'],
+  'valid/026.http': ['--limit-request-line', '0', '--limit-request-field-size', '8210'],
+};
+
+/**
+ * Where narwhal's answer differs from Gunicorn's verdict, and why. The conformance test skips
+ * these (and says so); everything else in the corpus must pass.
+ */
+export const DIFFERENCES = {
+  // Node's parser (llhttp) is stricter than Gunicorn's; narwhal keeps it strict rather than
+  // turning on insecureHTTPParser.
+  'valid/009.http': 'Transfer-Encoding: identity with Content-Length: llhttp refuses CL together with TE (400)',
+  'valid/013.http': 'chunk extensions with whitespace ("5; some; parameters"): llhttp refuses them (400)',
+  'valid/027.http': 'raw non-ASCII bytes in the request target: llhttp refuses them (400)',
+  'valid/031.http': 'method "-BLARGH" is not a method llhttp knows (400)',
+  'valid/031compat.http': 'method "-blargh" is not a method llhttp knows (400)',
+  'valid/031compat2.http': 'method "-blargh" is not a method llhttp knows (400)',
+  // Valid for Gunicorn only with a lenient setting narwhal does not have.
+  'valid/028.http': 'needs Gunicorn strip_header_spaces ("Content-Length : 3"); refused 400 like Gunicorn by default',
+  'valid/040.http': 'needs Gunicorn header_map=drop; narwhal refuses Content_Length / Transfer_Encoding (400), as header_map=refuse',
+  'valid/040_compat.http': 'needs Gunicorn header_map=drop; narwhal refuses Content_Length / Transfer_Encoding (400), as header_map=refuse',
+  'invalid/019.http': 'needs forwarded_allow_ips and secure-scheme headers, which narwhal does not have yet',
+  // Not answerable by a server on a live connection.
+  'valid/099.http': 'corpus artefact: Content-Length 17914 but a shorter body, so a server waits for the rest',
+  'valid/rfc9112_target_authority_connect_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; the connection is closed',
+  'valid/rfc9112_target_authority_ipv6_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; the connection is closed',
+  'invalid/rfc9110_trailer_forbidden_host_01.http': 'Host in chunked trailers: trailers arrive after the app has the request; Node keeps them apart in req.trailers',
+};
+
+/** Incomplete requests: a server can only tell them from slow clients once the client closes. */
+export const TRUNCATED = new Set(['invalid/001.http', 'invalid/rfc9112_chunked_missing_final_crlf_01.http']);
