@@ -4,7 +4,7 @@
 // bad chunk framing; what is checked here is only what Gunicorn's request corpus shows it
 // lets through. The common path is one length test on the request line and one pass over
 // `req.rawHeaders` comparing lengths; a lower-case copy of a name is made only for names as
-// long as one of the few fields looked at.
+// long as one of the few fields looked at and not spelled the usual way.
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Settings } from '../config/settings';
 
@@ -57,6 +57,11 @@ export function maxHeadersCount(limits: RequestLimits): number {
 
 const SLASH = 47;
 
+/** Case-insensitive name test; the usual spellings are compared without making a copy. */
+function is(name: string, lower: string, usual: string): boolean {
+  return name === usual || name === lower || name.toLowerCase() === lower;
+}
+
 /**
  * 0 when the request may go to the app, otherwise the status to refuse it with:
  * 414 request line too long, 431 too many or too large header fields, 400 otherwise.
@@ -91,11 +96,11 @@ export function checkRequest(req: IncomingMessage, limits: RequestLimits): numbe
       case 4:
         // RFC 9112 3.2: more than one Host is a 400. Node keeps the first and drops the
         // others, while a proxy in front may have routed on another one.
-        if (name.toLowerCase() === 'host' && ++hosts > 1) return 400;
+        if (is(name, 'host', 'Host') && ++hosts > 1) return 400;
         break;
       case 12:
         // Node keeps the first Content-Type and drops the others: refuse the ambiguity.
-        if (name.toLowerCase() === 'content-type' && ++contentTypes > 1) return 400;
+        if (is(name, 'content-type', 'Content-Type') && ++contentTypes > 1) return 400;
         break;
       case 14:
         // Framing fields spelled with "_" are refused, as Gunicorn does: a gateway that maps
