@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, killAll, startServer } from './helpers/server.mjs';
-import { DIFFERENCES, TRUNCATED, WITH_SETTINGS, corpusFiles, statuses } from './helpers/corpus.mjs';
+import { DIFFERENCES, EXPECTED_STATUS, TRUNCATED, WITH_SETTINGS, corpusFiles, statuses } from './helpers/corpus.mjs';
 
 const ECHO = join(FIXTURES, 'echo.js');
 const WAIT_MS = 700;
@@ -95,6 +95,7 @@ test('invalid requests are refused and never reach the app; the worker keeps ser
     const codes = statuses(data);
     const refused = codes.every((c) => c >= 400) && (codes.length > 0 || closed);
     if (!refused) failures.push(`${key}: ${codes.length ? `statuses ${codes.join(',')}` : 'no answer and still open'}`);
+    if (EXPECTED_STATUS[key] && codes[0] !== EXPECTED_STATUS[key]) failures.push(`${key}: status ${codes[0]}, expected ${EXPECTED_STATUS[key]}`);
     if (data.includes('"pid":')) failures.push(`${key}: reached the app`);
     await assertStillServing(server, key);
   }

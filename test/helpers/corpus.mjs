@@ -80,3 +80,16 @@ export const DIFFERENCES = {
 
 /** Incomplete requests: a server can only tell them from slow clients once the client closes. */
 export const TRUNCATED = new Set(['invalid/001.http', 'invalid/rfc9112_chunked_missing_final_crlf_01.http']);
+
+/** The status narwhal answers where it is more specific than 400 (limits). */
+export const EXPECTED_STATUS = {
+  'invalid/006.http': 414, // request line over limit_request_line
+  'invalid/007.http': 431, // one field over limit_request_field_size
+  'invalid/008.http': 431,
+  'invalid/009.http': 431, // more than limit_request_fields
+  'invalid/010.http': 431,
+  'invalid/011.http': 431,
+  'invalid/012.http': 431,
+  'invalid/017.http': 431,
+  'invalid/limit_header_default_01.http': 431,
+};
