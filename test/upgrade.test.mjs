@@ -127,4 +127,29 @@ test('USR2 with a broken binary on disk: the old master keeps PIDFILE and serves
   copyFileSync(good, bin);
 });
 
+test('rollback before WINCH: TERM the new master, the old one takes PIDFILE back and serves on', async () => {
+  copyFileSync(ensureBinary(), bin);
+  const port = await freePort();
+  const pidfile = join(dir, 'rollback.pid');
+  const old = start(bin, ['-w', '1', '-b', `127.0.0.1:${port}`, '-p', pidfile, 'app.cjs'], { cwd: dir, env: bareEnv() });
+  await waitServing(port).catch((err) => { throw new Error(`${err.message}\n${old.out}`); });
+  process.kill(old.pid, 'SIGUSR2');
+  const newPid = await waitFor(() => {
+    const pid = readPid(pidfile);
+    return pid && pid !== old.pid ? pid : null;
+  }, { what: 'the new master to write the pidfile' });
+  track(newPid);
+  // A second USR2 while the new master runs is refused.
+  process.kill(old.pid, 'SIGUSR2');
+  await waitFor(() => old.out.includes('USR2 ignored: an upgrade is already running'), { what: 'the second USR2 refused' });
+  process.kill(newPid, 'SIGTERM');
+  await waitFor(() => readPid(pidfile) === old.pid, { what: 'PIDFILE back to the old master' });
+  assert.not.ok(existsSync(`${pidfile}.2`));
+  assert.not.ok(isAlive(newPid));
+  for (let i = 0; i < 5; i++) assert.is((await get(port)).body, String(old.pid));
+  process.kill(old.pid, 'SIGTERM');
+  assert.is((await old.exit).code, 0);
+  assert.not.ok(existsSync(pidfile));
+});
+
 test.run();
