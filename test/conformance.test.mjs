@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, killAll, startServer } from './helpers/server.mjs';
-import { DIFFERENCES, EXPECTED_STATUS, TRUNCATED, WITH_SETTINGS, corpusFiles, statuses } from './helpers/corpus.mjs';
+import { DIFFERENCES, EXPECTED_STATUS, RESPONSES, TRUNCATED, WITH_SETTINGS, corpusFiles, statuses } from './helpers/corpus.mjs';
 
 const ECHO = join(FIXTURES, 'echo.js');
 const WAIT_MS = 700;
@@ -119,6 +119,7 @@ test('valid requests are answered by the app (compat files may be refused 4xx)',
       failures.push(`${key}: ${codes.length ? `statuses ${codes.join(',')}` : 'no answer'}`);
       continue;
     }
+    if (codes.length !== (RESPONSES[key] ?? 1)) failures.push(`${key}: ${codes.length} responses, expected ${RESPONSES[key] ?? 1}`);
     const echoed = /"method":"([^"]*)","url":"((?:[^"\\]|\\.)*)"/.exec(data);
     const sent = firstRequestLine(bytes);
     if (!echoed || echoed[1] !== sent.method || JSON.parse(`"${echoed[2]}"`) !== sent.url) {
