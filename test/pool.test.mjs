@@ -72,6 +72,16 @@ test('a killed worker is replaced', async () => {
   await s.stop();
 });
 
+test('a worker that keeps dying right after boot is restarted with backoff, not in a loop', async () => {
+  const { tempApp } = await import('./helpers/server.mjs');
+  const dir = tempApp({ 'app.js': 'setTimeout(() => process.exit(1), 200);\nmodule.exports = (req, res) => res.end("ok");' });
+  const s = await startServer(['-w', '1', 'app.js'], { cwd: dir, workers: 1 });
+  await s.waitForLog(/died \d+ ms after it started: next start in 1s/, 5000);
+  await s.waitForLog(/next start in 2s/, 6000);
+  assert.ok(s.count(/Booting worker/) <= 4, `backoff: ${s.count(/Booting worker/)} boots in ~4 s`);
+  assert.is((await s.stop()).code, 0);
+});
+
 test('a worker whose event loop is blocked past --timeout is killed and replaced', async () => {
   const s = await startServer(['-w', '1', '-t', '1', APP], { workers: 1 });
   const [hung] = s.workers();

@@ -37,6 +37,8 @@ export interface ArbiterOptions {
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const MAX_BACKOFF_MS = 30_000;
+/** A worker that dies sooner than this after booting counts as a failed start (backoff). */
+const MIN_HEALTHY_LIFE_MS = 5_000;
 
 export class Arbiter {
   phase: Phase = 'booting';
@@ -52,6 +54,7 @@ export class Arbiter {
   private age = 0;
   private bootFailures = 0;
   private nextSpawnAt = 0;
+  private lastFailureAt = 0;
   private tick: NodeJS.Timeout | null = null;
   private exitCode = 0;
   private stopped!: () => void;
@@ -91,8 +94,11 @@ export class Arbiter {
     return this.exitCode;
   }
 
+  /** Workers taking new connections; kept up to date by changed(), read on every connection. */
+  private ready: WorkerHandle[] = [];
+
   readyWorkers(): WorkerHandle[] {
-    return [...this.workers.values()].filter((w) => w.state === 'ready' && w.child.connected);
+    return this.ready;
   }
 
   private heartbeatMs(): number {
@@ -100,6 +106,7 @@ export class Arbiter {
   }
 
   private changed(): void {
+    this.ready = [...this.workers.values()].filter((w) => w.state === 'ready' && w.child.connected);
     for (const fn of this.onChange) fn();
   }
 
@@ -133,7 +140,7 @@ export class Arbiter {
     this.changed();
   }
 
-  private spawn(): WorkerHandle {
+  private spawn(): WorkerHandle | null {
     const plans: ListenerPlan[] = [];
     const fds: number[] = [];
     this.listeners.forEach((l) => {
@@ -149,6 +156,13 @@ export class Arbiter {
       fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
       title: this.settings.proc_name ?? this.options.app,
     });
+    if (child.pid === undefined) {
+      // The executable could not be started at all (its 'error' event says why): back off.
+      child.once('error', (err) => this.log.error(`Cannot start a worker: ${err.message}`));
+      if (!this.everReady) this.halt('Cannot start a worker.', 1);
+      else this.backOff();
+      return null;
+    }
     const worker = new WorkerHandle(child, ++this.age);
     this.nodeFlagsOf.set(worker, this.workerFlags());
     this.workers.set(worker.pid, worker);
@@ -186,15 +200,18 @@ export class Arbiter {
         worker.state = 'ready';
         this.log.debug(`Worker ready (pid: ${worker.pid})`);
         this.everReady = true;
-        this.bootFailures = 0;
         if (this.phase === 'booting') this.phase = 'running';
-        this.roundRobin?.flush();
         this.manage();
+        this.roundRobin?.flush();
         return;
       case 'heartbeat': {
         const { t: _t, ...stats } = m;
         const previous = worker.stats;
         worker.stats = stats;
+        // A worker started after the last failed start has stayed up: starts work again.
+        if (this.bootFailures > 0 && worker.spawnedAt > this.lastFailureAt && Date.now() - worker.spawnedAt >= MIN_HEALTHY_LIFE_MS) {
+          this.bootFailures = 0;
+        }
         for (const fn of this.onHeartbeat) fn(worker, previous);
         this.checkMemory(worker);
         return;
@@ -240,6 +257,11 @@ export class Arbiter {
       if (wasBooting && (worker.bootError || code === WORKER_BOOT_ERROR)) return this.onBootFailure(worker);
       this.log.error(`Worker (pid:${worker.pid}) ${how}!`);
       this.restarts.crash++;
+      // A worker that keeps dying right after it boots must not become a fork loop.
+      const lived = Date.now() - worker.spawnedAt;
+      if (lived < MIN_HEALTHY_LIFE_MS) {
+        this.log.warning(`Worker (pid:${worker.pid}) died ${lived} ms after it started: next start in ${this.backOff() / 1000}s`);
+      }
     } else if (reason === 'scale' || reason === 'shutdown') {
       this.log.info(`Worker exiting (pid: ${worker.pid})`);
     } else {
@@ -256,12 +278,19 @@ export class Arbiter {
       this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}`);
       return this.halt('Worker failed to boot.', WORKER_BOOT_ERROR);
     }
+    const delay = this.backOff();
+    this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}; retrying in ${delay / 1000}s`);
+    this.manage();
+  }
+
+  /** Delays the next spawn exponentially (1 s, 2 s, 4 s … 30 s) after each failed start. */
+  private backOff(): number {
     this.bootFailures++;
+    this.lastFailureAt = Date.now();
     const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.bootFailures - 1));
     this.nextSpawnAt = Date.now() + delay;
-    this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}; retrying in ${delay / 1000}s`);
     setTimeout(() => this.manage(), delay).unref();
-    this.manage();
+    return delay;
   }
 
   // ---- signals ----------------------------------------------------------------------------

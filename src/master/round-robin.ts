@@ -24,7 +24,8 @@ export class RoundRobin {
 
   /** Hands over connections held while no worker was ready. */
   flush(): void {
-    while (this.waiting.length > 0 && this.readyWorkers().length > 0) {
+    // One pass: what still finds no ready worker goes back to the queue, in order.
+    for (let n = this.waiting.length; n > 0; n--) {
       const { listener, client } = this.waiting.shift()!;
       this.dispatch(listener, client);
     }
@@ -32,16 +33,17 @@ export class RoundRobin {
 
   private dispatch(listener: number, client: RawServerHandle): void {
     const workers = this.readyWorkers();
-    if (workers.length === 0) {
-      if (this.waiting.length < MAX_WAITING) this.waiting.push({ listener, client });
-      else client.close();
+    for (let tries = 0; tries < workers.length; tries++) {
+      const worker = workers[this.next++ % workers.length]!;
+      if (worker.state !== 'ready' || !worker.child.connected) continue;
+      worker.send({ t: 'conn', listener }, client, (err) => {
+        // Sent: the worker has its own copy of the socket. Not sent: try another worker.
+        if (err && !worker.child.connected) return this.dispatch(listener, client);
+        client.close();
+      });
       return;
     }
-    const worker = workers[this.next++ % workers.length]!;
-    worker.send({ t: 'conn', listener }, client, (err) => {
-      // Sent: the worker has its own copy of the socket. Not sent: try another worker.
-      if (err && !worker.child.connected) return this.dispatch(listener, client);
-      client.close();
-    });
+    if (this.waiting.length < MAX_WAITING) this.waiting.push({ listener, client });
+    else client.close();
   }
 }
