@@ -255,8 +255,10 @@ export class Arbiter {
     const reason = worker.stopReason;
     if (reason === null) {
       if (wasBooting && (worker.bootError || code === WORKER_BOOT_ERROR)) return this.onBootFailure(worker);
-      this.log.error(`Worker (pid:${worker.pid}) ${how}!`);
-      this.restarts.crash++;
+      // Killed or stopped from outside (the OOM killer, an operator) vs died of its own error.
+      const external = signal !== null || code === 0;
+      this.log.error(`Worker (pid:${worker.pid}) ${how}!${signal === 'SIGKILL' ? ' Perhaps out of memory?' : ''}`);
+      this.restarts[external ? 'signal' : 'crash']++;
       // A worker that keeps dying right after it boots must not become a fork loop.
       const lived = Date.now() - worker.spawnedAt;
       if (lived < MIN_HEALTHY_LIFE_MS) {
