@@ -17,6 +17,20 @@ test('node request listener (CommonJS module.exports)', async () => {
   await s.stop();
 });
 
+test('an app error fails its request with a 500 and a log line, not the worker', async () => {
+  const s = await serve('pid.js');
+  const [worker] = s.workers();
+  for (const path of ['/throw', '/reject']) {
+    const r = await request(s.port, path);
+    assert.is(r.status, 500, path);
+  }
+  await s.waitForLog(/\[ERROR\] Error handling request GET \/throw\nError: boom in a listener/);
+  await s.waitForLog(/\[ERROR\] Error handling request GET \/reject\nError: boom in a promise/);
+  assert.equal(s.workers(), [worker]);
+  assert.match((await request(s.port, '/')).body, new RegExp(`pid=${worker}`));
+  await s.stop();
+});
+
 test('ESM default export with top-level await', async () => {
   const s = await serve('esm-tla.mjs');
   assert.match((await request(s.port)).body, /^esm pid=\d+$/);

@@ -4,6 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Settings } from '../config/settings';
 import { DURATION_BUCKETS, type ListenerPlan } from '../protocol';
+import { Logger } from '../log/logger';
 import type { RequestListener } from './load-app';
 import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
 
@@ -52,6 +53,7 @@ export class WorkerHttp {
     private readonly app: RequestListener,
     private readonly settings: Settings,
     readonly counters: HttpCounters = newCounters(),
+    private readonly log: Logger = new Logger(settings.log_level),
   ) {
     this.metrics = Boolean(settings.admin_bind);
     this.limits = requestLimits(settings);
@@ -77,8 +79,24 @@ export class WorkerHttp {
     const refused = checkRequest(req, this.limits);
     if (refused !== 0) return refuse(res, refused);
     this.onRequest(++this.counters.requests);
-    this.app(req, res);
+    // An app error fails its request with a 500, not the worker (as Gunicorn does): a sync
+    // throw here, an async listener's rejection through the promise it returns.
+    try {
+      const result = this.app(req, res) as unknown;
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.appError(req, res, err));
+      }
+    } catch (err) {
+      this.appError(req, res, err);
+    }
   };
+
+  private appError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    this.log.error(`Error handling request ${req.method} ${req.url}\n${(err as Error)?.stack ?? String(err)}`);
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+    res.end('Internal Server Error\n');
+  }
 
   private createServer(): http.Server {
     const server = http.createServer({ keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits) }, this.handle);
