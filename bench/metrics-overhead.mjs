@@ -10,14 +10,13 @@
 // Rounds alternate off/on so that drift of the machine hits both alike; the table shows medians.
 // Load comes from autocannon in this process, on 127.0.0.1 only; every server is killed by PID.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { ROOT, killTree, median, sleep } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'narwhal.js');
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,21 +30,6 @@ const WORKERS = arg('workers', 2);
 const dir = mkdtempSync(join(tmpdir(), 'narwhal-bench-'));
 const APP = join(dir, 'hello.js');
 writeFileSync(APP, "module.exports = (req, res) => { res.setHeader('content-type', 'text/plain'); res.end('Hello, world!\\n'); };\n");
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function childPids(pid) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch { /* gone */ }
-  }
-  return out;
-}
 
 const get = (url) => new Promise((resolve, reject) => {
   http.get(url, { agent: false }, (res) => {
@@ -81,8 +65,7 @@ async function start(metrics) {
 }
 
 function stop(server) {
-  for (const pid of childPids(server.child.pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  try { process.kill(server.child.pid, 'SIGKILL'); } catch { /* gone */ }
+  killTree(server.child.pid);
 }
 
 async function round(metrics) {

@@ -20,16 +20,18 @@ const apps = tree({
 });
 
 const heapLimits = (samples) => samples.filter((s) => s.name === 'narwhal_worker_heap_limit_bytes').map((s) => s.value);
+/** Scrapes until /metrics shows N worker heap limits (5 s at most). */
+const scrapeWithHeapLimits = (server, n, what) => until(async () => {
+  const m = await scrape(server);
+  return heapLimits(m.samples).length === n ? m : null;
+}, what, 5000, 100);
 
 test('memory limit 1 GiB, 2 workers: each worker heap limit well under 1 GiB (v2); TTIN resizes the pool\'s heaps', async () => {
   const root = cgroupV2({ cpuMax: '200000 100000', memoryMax: GiB });
   const server = await startNarwhal(['--timeout', '2', `${apps}/hello.js`], { env: { NARWHAL_CGROUP_ROOT: root } });
   try {
     await waitReady(server);
-    const { samples } = await until(async () => {
-      const m = await scrape(server);
-      return heapLimits(m.samples).length === 2 ? m : null;
-    }, 'two heap limits', 5000, 100);
+    const { samples } = await scrapeWithHeapLimits(server, 2, 'two heap limits');
     const limits = heapLimits(samples);
     // 288 MiB of old space (+ V8's young generation): about a third of the limit each.
     for (const limit of limits) assert.ok(limit > 200 * MiB && limit < 400 * MiB, `heap limit ${limit / MiB} MiB`);
@@ -59,10 +61,7 @@ test('without a memory limit Node keeps its own default; --worker-heap-mb sets i
   const server = await startNarwhal(['--worker-heap-mb', '100', '--timeout', '2', `${apps}/hello.js`], { env: { NARWHAL_CGROUP_ROOT: root } });
   try {
     await waitReady(server);
-    const { samples } = await until(async () => {
-      const m = await scrape(server);
-      return heapLimits(m.samples).length === 1 ? m : null;
-    }, 'one heap limit (quota 0.5 -> 1 worker)', 5000, 100);
+    const { samples } = await scrapeWithHeapLimits(server, 1, 'one heap limit (quota 0.5 -> 1 worker)');
     const [limit] = heapLimits(samples);
     assert.ok(limit > 100 * MiB && limit < 200 * MiB, `heap limit ${limit / MiB} MiB`);
   } finally {

@@ -29,6 +29,16 @@ test.after(() => killAll());
 
 const readPid = (file) => (existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : null);
 
+/** The PID of the master USR2 started, once it has written PIDFILE; recorded for killAll(). */
+async function newMaster(pidfile, oldPid) {
+  const pid = await waitFor(() => {
+    const p = readPid(pidfile);
+    return p && p !== oldPid ? p : null;
+  }, { what: 'the new master to write the pidfile' });
+  track(pid);
+  return pid;
+}
+
 /** Replaces the binary the way a deploy does: a new file renamed over the old one. */
 function replaceBinary(withFile) {
   copyFileSync(withFile, `${bin}.new`);
@@ -70,11 +80,7 @@ test('USR2 under load: new master from the replaced binary, old one retired, 0 f
   await sleep(300);
   replaceBinary(ensureBinary());
   process.kill(old.pid, 'SIGUSR2');
-  const newPid = await waitFor(() => {
-    const pid = readPid(pidfile);
-    return pid && pid !== old.pid ? pid : null;
-  }, { what: 'the new master to write the pidfile' });
-  track(newPid);
+  const newPid = await newMaster(pidfile, old.pid);
   assert.is(readPid(`${pidfile}.2`), old.pid, 'the old master owns PIDFILE.2');
   // The new master runs the file now on disk; the old one a file that is gone.
   assert.is(exeOf(newPid), realpathSync(bin));
@@ -134,11 +140,7 @@ test('rollback before WINCH: TERM the new master, the old one takes PIDFILE back
   const old = start(bin, ['-w', '1', '-b', `127.0.0.1:${port}`, '-p', pidfile, 'app.cjs'], { cwd: dir, env: bareEnv() });
   await waitServing(port).catch((err) => { throw new Error(`${err.message}\n${old.out}`); });
   process.kill(old.pid, 'SIGUSR2');
-  const newPid = await waitFor(() => {
-    const pid = readPid(pidfile);
-    return pid && pid !== old.pid ? pid : null;
-  }, { what: 'the new master to write the pidfile' });
-  track(newPid);
+  const newPid = await newMaster(pidfile, old.pid);
   // A second USR2 while the new master runs is refused.
   process.kill(old.pid, 'SIGUSR2');
   await waitFor(() => old.out.includes('USR2 ignored: an upgrade is already running'), { what: 'the second USR2 refused' });

@@ -7,7 +7,7 @@
 //   GET /metrics  Prometheus text format (metrics.ts).
 // It never runs app code and shares nothing with the app's listeners.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { BindError } from '../http/listeners';
+import { BindError, type ParsedAddress, parseAddress } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import { createMetrics } from './metrics';
@@ -59,11 +59,21 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/**
+ * admin_bind as parseAddress reads a bind address (the setting was checked like one when it was
+ * read), except fd://N, which the admin server does not take.
+ */
 function parseAdminBind(address: string): { host: string; port: number } | { path: string } {
-  if (address.startsWith('unix:')) return { path: address.slice(5) };
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
-  if (!m) throw new BindError(`invalid admin_bind "${address}": expected HOST:PORT, [IPv6]:PORT or unix:PATH`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+  const invalid = () => new BindError(`invalid admin_bind "${address}": expected HOST:PORT, [IPv6]:PORT or unix:PATH`);
+  let parsed: ParsedAddress;
+  try {
+    parsed = parseAddress(address);
+  } catch {
+    throw invalid();
+  }
+  if (parsed.kind === 'unix') return { path: parsed.path };
+  if (parsed.kind !== 'tcp') throw invalid();
+  return { host: parsed.host, port: parsed.port };
 }
 
 export async function startAdmin(arbiter: Arbiter, address: string, log: Logger): Promise<AdminServer> {

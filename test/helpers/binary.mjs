@@ -1,16 +1,16 @@
 // Helpers for the single-binary tests: build dist/narwhal once, run it from a clean
 // environment, talk to it over 127.0.0.1, and kill by PID everything that was started.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { cpSync, existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Started, TempDirs, childPids, httpRequest, isAlive, poll, sleep, writeFiles } from './proc.mjs';
+
+export { childPids, isAlive, sleep, writeFiles };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'dist', 'narwhal');
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Builds dist/narwhal unless it is newer than the bundle (npm test builds the bundle first, so
@@ -23,14 +23,10 @@ export function ensureBinary() {
   return BIN;
 }
 
-const started = new Set();
-const tempDirs = new Set();
+const started = new Started();
+const tempDirs = new TempDirs();
 
-export function tempDir(prefix = 'narwhal-bin-') {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.add(dir);
-  return dir;
-}
+export const tempDir = (prefix = 'narwhal-bin-') => tempDirs.make(prefix);
 
 /**
  * An environment as bare as `env -i` gives, with a PATH that holds no `node` (an empty
@@ -43,13 +39,11 @@ export function bareEnv(extra = {}) {
 
 /** Starts a long-running process, recorded for killAll(); collects its output. */
 export function start(cmd, args, { env = bareEnv(), cwd = ROOT } = {}) {
-  const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child.pid);
+  const child = started.watch(spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const proc = { child, pid: child.pid, out: '', exited: null };
   child.stdout.on('data', (d) => { proc.out += d; });
   child.stderr.on('data', (d) => { proc.out += d; });
   proc.exit = new Promise((resolve) => child.on('exit', (code, signal) => {
-    started.delete(child.pid);
     proc.exited = { code, signal };
     resolve(proc.exited);
   }));
@@ -61,51 +55,19 @@ export function track(pid) {
   started.add(pid);
 }
 
-export function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-export function childPids(pid) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch { /* exited meanwhile */ }
-  }
-  return out.sort((a, b) => a - b);
-}
-
 export function exeOf(pid) {
   return readlinkSync(`/proc/${pid}/exe`);
 }
 
 /** Kills (by PID: the process and its children) everything started here; removes temp dirs. */
 export async function killAll() {
-  for (const pid of started) {
-    for (const c of childPids(pid)) try { process.kill(c, 'SIGKILL'); } catch { /* gone */ }
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  started.clear();
+  started.killAll();
   await sleep(100);
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
+  tempDirs.removeAll();
 }
 
-export async function waitFor(fn, { timeoutMs = 15_000, what = 'condition' } = {}) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+export function waitFor(fn, { timeoutMs = 15_000, what = 'condition' } = {}) {
+  return poll(fn, { timeoutMs, everyMs: 50, message: `timed out waiting for ${what}` });
 }
 
 export function freePort() {
@@ -120,18 +82,9 @@ export function freePort() {
 }
 
 /** One GET on a new connection; resolves { status, body } or rejects. */
-export function get(port, path = '/', { timeoutMs = 5000, host = '127.0.0.1' } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path, agent: false, headers: { connection: 'close' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+export async function get(port, path = '/', { timeoutMs = 5000, host = '127.0.0.1' } = {}) {
+  const { status, body } = await httpRequest({ host, port, path, headers: { connection: 'close' } }, { timeoutMs, timeoutMessage: 'timeout' });
+  return { status, body };
 }
 
 /** Polls until a GET answers 200. */
@@ -159,10 +112,3 @@ export function copyPackageTree(name, dir) {
   }
 }
 
-/** Writes FILES ({ relative path: content }) under DIR. */
-export function writeFiles(dir, files) {
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), content);
-  }
-}

@@ -2,64 +2,33 @@
 // with fake cgroup trees, and talk to its app and admin ports over 127.0.0.1.
 // Every process started here is recorded and killed by PID (never by name) by `cleanup()`.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Started, TempDirs, cleanEnv as withoutNarwhalEnv, httpRequest, kill, killTree, sleep, writeFiles } from './proc.mjs';
+
+export { sleep };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'narwhal.js');
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves to { code, signal } when the server exits, or { code: 'timeout' } (timer unref'd). */
 export function exitedWithin(server, ms) {
   return Promise.race([server.exited, new Promise((r) => setTimeout(() => r({ code: 'timeout' }), ms).unref())]);
 }
 
-const started = new Set();
-const tempDirs = [];
+const started = new Started();
+const tempDirs = new TempDirs();
 
-export function tempDir(prefix = 'narwhal-container-') {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+export const tempDir = (prefix = 'narwhal-container-') => tempDirs.make(prefix);
 
 /** Writes files ({ 'relative/path': 'content' }) under a new temp dir; returns the dir. */
-export function tree(files) {
-  const dir = tempDir();
-  for (const [rel, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, rel)), { recursive: true });
-    writeFileSync(join(dir, rel), content);
-  }
-  return dir;
-}
+export const tree = (files) => writeFiles(tempDir(), files);
 
-/** The environment without anything narwhal reads, so the developer's shell cannot leak in. */
-export function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (key.startsWith('NARWHAL_') || key === 'PORT' || key === 'WEB_CONCURRENCY' || key === 'NODE_OPTIONS') delete env[key];
-  }
-  return { ...env, ...extra };
-}
-
-function childPids(pid) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-function kill(pid, sig = 'SIGKILL') {
-  try { process.kill(pid, sig); } catch { /* gone */ }
-}
+/**
+ * The environment without anything narwhal reads, so the developer's shell cannot leak in;
+ * nor NODE_OPTIONS (a --max-old-space-size there changes how narwhal sizes worker heaps).
+ */
+export const cleanEnv = (extra = {}) => withoutNarwhalEnv(extra, { also: ['NODE_OPTIONS'] });
 
 /** Runs the CLI to completion (--print-config and the like). */
 export function runCli(args, env = {}) {
@@ -80,15 +49,11 @@ export function printConfig(args, env = {}) {
  */
 export async function startNarwhal(args, { env = {}, admin = true, timeoutMs = 10000 } = {}) {
   const full = ['-b', '127.0.0.1:0', ...(admin ? ['--admin-bind', '127.0.0.1:0'] : []), '--log-level', 'debug', ...args];
-  const child = spawn(process.execPath, [CLI, ...full], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child.pid);
+  const child = started.watch(spawn(process.execPath, [CLI, ...full], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    started.delete(child.pid);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const server = { pid: child.pid, child, exited, log: () => log, app: null, admin: null };
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -111,8 +76,7 @@ export async function stop(server) {
   kill(server.pid, 'SIGINT');
   const { code } = await exitedWithin(server, 3000);
   if (code !== 'timeout') return;
-  for (const pid of childPids(server.pid)) kill(pid);
-  kill(server.pid);
+  killTree(server.pid);
 }
 
 /**
@@ -120,30 +84,18 @@ export async function stop(server) {
  * process: temp dirs, which other files' apps may live in, are removed when the process exits.)
  */
 export function cleanup() {
-  for (const pid of started) {
-    for (const child of childPids(pid)) kill(child);
-    kill(pid);
-  }
-  started.clear();
+  started.killAll();
 }
 
 process.on('exit', () => {
   cleanup();
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  tempDirs.removeAll();
 });
 
 /** One GET on a fresh connection: { status, body, headers }. */
-export function get(url, { timeoutMs = 3000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: GET ${url}`)));
-    req.on('error', reject);
-  });
+export async function get(url, { timeoutMs = 3000 } = {}) {
+  const { status, body, headers } = await httpRequest(url, { timeoutMs, timeoutMessage: `timeout: GET ${url}` });
+  return { status, body, headers };
 }
 
 /** Polls `check()` until it returns a truthy value; throws with `what` after timeoutMs. */

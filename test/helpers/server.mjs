@@ -1,49 +1,24 @@
 // Test helpers: run the built CLI as a user would, talk to it over 127.0.0.1, read its log.
 // Every process started here is recorded and killed by PID when the test file ends.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Started, childPids, cleanEnv as withoutNarwhalEnv, httpRequest, isAlive, killTree, makeTempDir, poll, sleep, writeFiles } from './proc.mjs';
+
+export { childPids, isAlive, sleep };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'narwhal.js');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const started = new Set();
-
-/** Children of a process, from /proc (no pgrep: only what we started is ever signalled). */
-export function childPids(pid) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch { /* exited meanwhile */ }
-  }
-  return out.sort((a, b) => a - b);
-}
-
-export function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/\) Z /.test(stat);
-  } catch {
-    return false;
-  }
-}
+const started = new Started();
 
 /** Runs the CLI to completion (for flags that exit). */
 export function runCli(args, { env = {}, cwd = ROOT, timeoutMs = 15000, bin = process.execPath, binArgs = [CLI] } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(bin, [...binArgs, ...args], { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    started.add(child.pid);
+    const child = started.watch(spawn(bin, [...binArgs, ...args], { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -51,18 +26,13 @@ export function runCli(args, { env = {}, cwd = ROOT, timeoutMs = 15000, bin = pr
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      started.delete(child.pid);
       resolve({ code, signal, stdout, stderr });
     });
   });
 }
 
 /** The environment without anything narwhal reads, so the developer's shell cannot leak in. */
-export function cleanEnv() {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('NARWHAL_') || key === 'PORT' || key === 'WEB_CONCURRENCY') delete env[key];
-  return env;
-}
+export const cleanEnv = () => withoutNarwhalEnv();
 
 /**
  * Starts a master (`narwhal ARGS`) bound to a free port on 127.0.0.1 unless ARGS has a bind,
@@ -71,15 +41,14 @@ export function cleanEnv() {
 export async function startServer(args, { env = {}, cwd = ROOT, workers, bin = process.execPath, binArgs = [CLI], timeoutMs = 15000 } = {}) {
   const hasBind = args.some((a) => a === '-b' || a === '--bind' || a.startsWith('--bind='));
   const full = [...(hasBind ? [] : ['-b', '127.0.0.1:0']), '--log-level', 'debug', ...args];
-  const child = spawn(bin, [...binArgs, ...full], { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child.pid);
+  const child = started.watch(spawn(bin, [...binArgs, ...full], { cwd, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const server = {
     child,
     pid: child.pid,
     log: '',
     stdout: '',
     port: 0,
-    exit: new Promise((resolve) => child.on('exit', (code, signal) => { started.delete(child.pid); resolve({ code, signal }); })),
+    exit: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
     waitForLog(re, ms = 10000, from = 0) {
       return waitFor(() => { const m = re.exec(server.log.slice(from)); return m ?? null; }, ms, `log line ${re} (log so far:\n${server.log})`);
     },
@@ -111,42 +80,19 @@ export async function startServer(args, { env = {}, cwd = ROOT, workers, bin = p
   return server;
 }
 
-function killTree(pid, kids = childPids(pid)) {
-  for (const p of [pid, ...kids]) {
-    try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  }
-}
-
 /** Kills (by PID) every server still running, and their workers. Call from each suite's `after`. */
 export async function killAll() {
-  for (const pid of started) killTree(pid);
-  started.clear();
+  started.killAll();
   await sleep(100);
 }
 
-export async function waitFor(check, ms = 10000, what = 'condition') {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
+export function waitFor(check, ms = 10000, what = 'condition') {
+  return poll(check, { timeoutMs: ms, everyMs: 25, message: `timed out after ${ms} ms waiting for ${what}` });
 }
 
 /** One request on a fresh connection. */
 export function request(port, path = '/', { method = 'GET', headers = {}, body, timeoutMs = 10000, host = '127.0.0.1' } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path, method, headers, agent: false, timeout: timeoutMs }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
+  return httpRequest({ host, port, path, method, headers }, { body, timeoutMs, timeoutMessage: 'request timed out' });
 }
 
 /** Sends raw bytes and collects whatever comes back until the server closes or `ms` pass. */
@@ -202,10 +148,5 @@ export async function load(port, { connections = 16, durationMs = 3000, path = '
 
 /** A temporary directory holding the given files ({ 'app.js': '...' }). */
 export function tempApp(files) {
-  const dir = mkdtempSync(join(tmpdir(), 'narwhal-test-'));
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, name)), { recursive: true });
-    writeFileSync(join(dir, name), content);
-  }
-  return dir;
+  return writeFiles(makeTempDir('narwhal-test-'), files);
 }
