@@ -27,7 +27,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
 
   let parsed: ReturnType<typeof cli.parse>;
   try {
-    parsed = cli.parse(['node', 'narwhal', ...argv], { run: false });
+    // "-" as a value (stdout, stderr) would read as a flag: `--access-logfile -` -> `--access-logfile=-`.
+    const joined: string[] = [];
+    for (const a of argv) {
+      const prev = joined[joined.length - 1];
+      if (a === '-' && prev !== undefined && /^--[a-z-]+$/.test(prev)) joined[joined.length - 1] = `${prev}=-`;
+      else joined.push(a);
+    }
+    parsed = cli.parse(['node', 'narwhal', ...joined], { run: false });
     (command as unknown as { checkUnknownOptions(): void }).checkUnknownOptions();
     (command as unknown as { checkOptionValue(): void }).checkOptionValue();
   } catch (err) {

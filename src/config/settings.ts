@@ -2,9 +2,10 @@
 // environment variable, type, default and one line of help. The CLI, config files,
 // environment variables, --print-config and the README's settings table all read this table.
 import {
-  type ValueType, bindAddress, boolean, byteSize, integer, listOf, oneOf, optionalText,
-  seconds, workerCount,
+  InvalidValue, type ValueType, bindAddress, boolean, byteSize, integer, listOf, oneOf, optionalText,
+  seconds, text, workerCount,
 } from './types';
+import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access';
 
 export type Section = 'app' | 'server' | 'workers' | 'lifecycle' | 'admin' | 'logging' | 'process';
 
@@ -27,6 +28,21 @@ const optionalBind: ValueType<string | null> = {
   allowed: `${bindAddress.allowed}, or empty for none`,
   parse: (raw) => (raw === null || raw === '' ? null : bindAddress.parse(raw)),
   format: (v) => v ?? '',
+};
+
+const accessFormat: ValueType<string> = {
+  allowed: 'a format of Gunicorn atoms such as %(h)s %(r)s %(s)s, or json',
+  parse(raw) {
+    const format = text().parse(raw);
+    try {
+      compileAccessFormat(format);
+    } catch (err) {
+      if (err instanceof AccessFormatError) throw new InvalidValue(`${accessFormat.allowed} (${err.message})`);
+      throw err;
+    }
+    return format;
+  },
+  format: (v) => v,
 };
 
 function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
@@ -128,6 +144,19 @@ export const SETTINGS = {
   proc_name: setting({
     name: 'proc_name', flag: '-n, --name <name>', type: optionalText('a process name'), default: null,
     section: 'process', help: 'Name shown in process titles instead of the app spec',
+  }),
+  access_logfile: setting({
+    name: 'access_logfile', flag: '--access-logfile <file>', type: optionalText('a file path, or - for stdout'),
+    default: null, section: 'logging', help: 'Write an access log line per request to this file (- = stdout; off unless set)',
+  }),
+  access_logformat: setting({
+    name: 'access_logformat', flag: '--access-logformat <format>', type: accessFormat,
+    default: DEFAULT_ACCESS_FORMAT, section: 'logging',
+    help: 'Access log line: Gunicorn atoms such as %(h)s %(r)s %(s)s %(b)s %(D)s, or json for one JSON object per line',
+  }),
+  error_logfile: setting({
+    name: 'error_logfile', flag: '--error-logfile <file>', type: text(undefined, 'a file path, or - for stderr'),
+    default: '-', section: 'logging', help: 'Write the error log to this file (- = stderr); reopened on USR1',
   }),
   log_level: setting({
     name: 'log_level', flag: '--log-level <level>', type: oneOf(LOG_LEVELS), default: 'info' as LogLevel,

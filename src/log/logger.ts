@@ -1,6 +1,7 @@
 // The error log: Gunicorn's line format, so operators' log greps carry over:
 //   [2026-11-24 14:27:00 +0000] [4242] [INFO] Booting worker with pid: 4243
 import type { LogLevel } from '../config/settings';
+import { LogSink } from './sink';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
 const LABEL: Record<LogLevel, string> = {
@@ -18,10 +19,17 @@ function timestamp(d = new Date()): string {
 }
 
 export class Logger {
-  constructor(
-    private level: LogLevel = 'info',
-    private readonly write: (line: string) => void = (line) => process.stderr.write(line),
-  ) {}
+  private readonly sink: LogSink;
+
+  /** `file`: the error log, "-" for stderr. */
+  constructor(private level: LogLevel = 'info', file = '-') {
+    this.sink = new LogSink(file, process.stderr);
+  }
+
+  /** USR1: reopen the log file (after logrotate moved it). */
+  reopen(): void {
+    this.sink.reopen();
+  }
 
   setLevel(level: LogLevel): void {
     this.level = level;
@@ -29,7 +37,7 @@ export class Logger {
 
   log(level: LogLevel, message: string): void {
     if (RANK[level] < RANK[this.level]) return;
-    this.write(`[${timestamp()}] [${process.pid}] [${LABEL[level]}] ${message}\n`);
+    this.sink.write(`[${timestamp()}] [${process.pid}] [${LABEL[level]}] ${message}\n`);
   }
 
   debug(message: string): void { this.log('debug', message); }

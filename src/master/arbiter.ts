@@ -358,6 +358,8 @@ export class Arbiter {
   }
 
   handleUsr1(): void {
+    this.log.reopen();
+    this.log.info('Reopened the log files');
     for (const w of this.workers.values()) w.signal('SIGUSR1');
   }
 

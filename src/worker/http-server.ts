@@ -4,6 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Settings } from '../config/settings';
 import { DURATION_BUCKETS, type ListenerPlan } from '../protocol';
+import type { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
 import type { RequestListener } from './load-app';
 import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
@@ -54,6 +55,7 @@ export class WorkerHttp {
     private readonly settings: Settings,
     readonly counters: HttpCounters = newCounters(),
     private readonly log: Logger = new Logger(settings.log_level),
+    private readonly access: AccessLog | null = null,
   ) {
     this.metrics = Boolean(settings.admin_bind);
     this.limits = requestLimits(settings);
@@ -64,7 +66,7 @@ export class WorkerHttp {
     socket[kActive] = (socket[kActive] ?? 0) + 1;
     this.counters.inFlight++;
     this.openResponses.add(res);
-    const start = this.metrics ? performance.now() : 0;
+    const start = this.metrics || this.access ? performance.now() : 0;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
     if (this.draining) res.shouldKeepAlive = false;
     res.once('close', () => {
@@ -73,6 +75,7 @@ export class WorkerHttp {
       this.counters.inFlight--;
       this.openResponses.delete(res);
       if (this.metrics) record(this.counters, res.statusCode, (performance.now() - start) / 1000);
+      this.access?.write(req, res, (performance.now() - start) / 1000);
     });
     // A request Node's parser let through but narwhal refuses (limits, ambiguous fields) is
     // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.

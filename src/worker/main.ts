@@ -1,6 +1,8 @@
 // A worker process: loads the app, serves the listeners the master planned for it, beats its
 // heart, and drains when the master says so (or on TERM) or when it has served max-requests.
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
+import { AccessLog } from '../log/access-log';
+import { Logger } from '../log/logger';
 import { startHeartbeat } from './heartbeat';
 import { WorkerHttp, newCounters } from './http-server';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
@@ -27,7 +29,7 @@ export async function runWorker(): Promise<void> {
   const early = () => process.exit(0);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, early);
   // HUP, USR1, USR2 and WINCH are the master's; a worker must not die of them.
-  for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
+  for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
 
   const boot = await waitForBoot();
   process.title = `narwhal: worker [${boot.settings.proc_name ?? boot.app}]`;
@@ -47,7 +49,11 @@ export async function runWorker(): Promise<void> {
     return;
   }
 
-  const http = new WorkerHttp(app.listener, boot.settings, counters);
+  const log = new Logger(boot.settings.log_level, boot.settings.error_logfile);
+  const access = boot.settings.access_logfile ? new AccessLog(boot.settings.access_logfile, boot.settings.access_logformat) : null;
+  // USR1 (passed on by the master): reopen the log files logrotate has moved away.
+  process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); });
+  const http = new WorkerHttp(app.listener, boot.settings, counters, log, access);
   let retiring = false;
   if (boot.maxRequests > 0) {
     http.onRequest = (count) => {

@@ -1,0 +1,25 @@
+// A worker's access log: one line per finished response, in the configured format.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { compileAccessFormat, sentHeader } from './access';
+import { LogSink } from './sink';
+
+export class AccessLog {
+  private readonly sink: LogSink;
+  private readonly format: ReturnType<typeof compileAccessFormat>;
+
+  /** `file`: "-" for stdout. */
+  constructor(file: string, format: string) {
+    this.sink = new LogSink(file, process.stdout);
+    this.format = compileAccessFormat(format);
+  }
+
+  write(req: IncomingMessage, res: ServerResponse, seconds: number): void {
+    // The body size as declared; a streamed body without Content-Length logs as "-" (0).
+    const bytes = Number(sentHeader(res, 'content-length') ?? 0) || 0;
+    this.sink.write(`${this.format({ req, res, seconds, bytes, time: new Date() })}\n`);
+  }
+
+  reopen(): void {
+    this.sink.reopen();
+  }
+}
