@@ -31,6 +31,26 @@ test('an app error fails its request with a 500 and a log line, not the worker',
   await s.stop();
 });
 
+test('an `upgrade` export gets protocol switches (WebSockets); plain requests still reach the app', async () => {
+  const net = await import('node:net');
+  const s = await serve('upgrade.js');
+  assert.match((await request(s.port, '/')).body, /^http pid=\d+$/);
+  const reply = await new Promise((resolve, reject) => {
+    const c = net.connect(s.port, '127.0.0.1');
+    let data = '';
+    c.on('data', (d) => {
+      data += d;
+      if (data.includes('\r\n\r\n') && !data.includes('HELLO')) c.write('hello');
+      if (data.includes('HELLO')) { c.destroy(); resolve(data); }
+    });
+    c.on('error', reject);
+    c.write('GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n');
+  });
+  assert.match(reply, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.match(reply, /HELLO$/);
+  await s.stop();
+});
+
 test('ESM default export with top-level await', async () => {
   const s = await serve('esm-tla.mjs');
   assert.match((await request(s.port)).body, /^esm pid=\d+$/);

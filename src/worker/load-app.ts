@@ -3,16 +3,21 @@ import { existsSync } from 'node:fs';
 import { extname, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parseAppSpec } from './app-spec';
 import { toRequestListener } from './adapters';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+/** Node's 'upgrade' event handler: WebSockets (ws, socket.io) and other protocol switches. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface LoadedApp {
   listener: RequestListener;
   kind: string;
   /** Called when the worker stops (Fastify's onClose hooks, for instance). */
   close?: () => Promise<void>;
+  /** The module's `upgrade` export, attached to the worker's servers' 'upgrade' event. */
+  upgrade?: UpgradeListener;
 }
 
 /** A refusal the user can act on: printed as one line, no stack trace. */
@@ -69,5 +74,9 @@ export async function loadApp(spec: string, cwd: string): Promise<LoadedApp> {
       `${shown}: export "${name}${factory ? '()' : ''}" is ${describe(value)}; expected a request listener ` +
       '(req, res) => void, an object with fetch(request), a Koa app or a Fastify instance');
   }
-  return adapted;
+  const upgrade = mod.upgrade ?? exportsObject?.upgrade;
+  if (upgrade !== undefined && typeof upgrade !== 'function') {
+    throw new AppLoadError(`${shown}: export "upgrade" is ${describe(upgrade)}; expected (req, socket, head) => void`);
+  }
+  return upgrade ? { ...adapted, upgrade: upgrade as UpgradeListener } : adapted;
 }

@@ -91,5 +91,6 @@ export async function runWorker(): Promise<void> {
     send({ t: 'boot-error', message: `cannot listen: ${(err as Error).message}` });
     process.exit(WORKER_BOOT_ERROR);
   }
+  if (app.upgrade) for (const server of http.servers) server.on('upgrade', app.upgrade);
   send({ t: 'ready' });
 }
