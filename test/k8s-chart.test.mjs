@@ -100,7 +100,12 @@ test('defaults: derived timing, probes, config', () => {
   assert.equal(c.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
   assert.equal(c.lifecycle, undefined, 'narwhal does the delay itself by default');
   assert.equal(c.args, undefined, 'the image CMD names the app');
-  assert.equal(c.env, [{ name: 'NARWHAL_CONFIG', value: '/etc/narwhal/narwhal.config.json' }]);
+  assert.equal(c.env, [
+    { name: 'NARWHAL_CONFIG', value: '/etc/narwhal/narwhal.config.json' },
+    // Beat the image's own NARWHAL_BIND / NARWHAL_ADMIN_BIND with the config's values.
+    { name: 'NARWHAL_BIND', value: '0.0.0.0:8000' },
+    { name: 'NARWHAL_ADMIN_BIND', value: '0.0.0.0:9000' },
+  ]);
   assert.equal(c.resources.limits, { cpu: '2', memory: '1Gi' });
 });
 
@@ -205,6 +210,9 @@ const brokenTemplates = [
     /containerPort must be integer/],
   ['type error in the PDB (minAvailable as a list)', [['templates/poddisruptionbudget.yaml', 'minAvailable: {{ .Values.podDisruptionBudget.minAvailable }}', 'minAvailable: [{{ .Values.podDisruptionBudget.minAvailable }}]']],
     /minAvailable/],
+  ['admin bind env hard-coded, differing from the config',
+    [['templates/deployment.yaml', 'value: {{ printf "0.0.0.0:%d" (int .Values.narwhal.adminPort) | quote }}', 'value: "0.0.0.0:9001"']],
+    /env NARWHAL_ADMIN_BIND=0\.0\.0\.0:9001 overrides narwhal\.config\.json's admin_bind \(0\.0\.0\.0:9000\)/],
   ['grace period too short (hard-coded)', [['templates/deployment.yaml', 'terminationGracePeriodSeconds: {{ include "narwhal.terminationGracePeriodSeconds" . }}', 'terminationGracePeriodSeconds: 30']],
     /terminationGracePeriodSeconds 30 < shutdown delay 10 \+ graceful timeout 30/],
   ['grace period ignores the shutdown delay', [['templates/_helpers.tpl', '{{- add (int .Values.narwhal.shutdownDelay) (int .Values.narwhal.gracefulTimeout) (int .Values.terminationGracePeriodMarginSeconds) }}', '{{- add (int .Values.narwhal.gracefulTimeout) 1 }}']],

@@ -276,9 +276,13 @@ export function checkRollout(docs, expect = {}) {
   }
   if (!cfg) return v;
 
-  // The rollout-critical settings come only from the config file.
-  for (const name of ['NARWHAL_BIND', 'NARWHAL_ADMIN_BIND', 'NARWHAL_SHUTDOWN_DELAY', 'NARWHAL_GRACEFUL_TIMEOUT']) {
-    if (name in env) v.push(`env ${name} overrides narwhal.config.json`);
+  // The rollout-critical settings are the config file's. The environment beats the file (and
+  // the image sets NARWHAL_BIND / NARWHAL_ADMIN_BIND for `docker run`), so a variable may
+  // only repeat the file's value, never differ from it.
+  const critical = { NARWHAL_BIND: 'bind', NARWHAL_ADMIN_BIND: 'admin_bind', NARWHAL_SHUTDOWN_DELAY: 'shutdown_delay', NARWHAL_GRACEFUL_TIMEOUT: 'graceful_timeout' };
+  for (const [name, key] of Object.entries(critical)) {
+    const fileValue = Array.isArray(cfg[key]) ? cfg[key].join(',') : String(cfg[key]);
+    if (name in env && env[name] !== fileValue) v.push(`env ${name}=${env[name]} overrides narwhal.config.json's ${key} (${fileValue})`);
   }
   const argv = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
   if (/(^|\s)(-b|--bind|--admin-bind|--shutdown-delay|--graceful-timeout)(\s|=|$)/.test(argv)) {
