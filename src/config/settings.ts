@@ -6,6 +6,7 @@ import {
   seconds, text, workerCount,
 } from './types';
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access';
+import { isAllowEntry } from '../http/forwarded';
 
 export type Section = 'app' | 'server' | 'workers' | 'lifecycle' | 'admin' | 'logging' | 'process';
 
@@ -41,6 +42,16 @@ const accessFormat: ValueType<string> = {
       throw err;
     }
     return format;
+  },
+  format: (v) => v,
+};
+
+const allowEntry: ValueType<string> = {
+  allowed: 'an IPv4 or IPv6 address, a CIDR block (10.0.0.0/8), or * for any peer',
+  parse(raw) {
+    const s = String(raw).trim();
+    if (!isAllowEntry(s)) throw new InvalidValue(this.allowed);
+    return s;
   },
   format: (v) => v,
 };
@@ -98,6 +109,15 @@ export const SETTINGS = {
     name: 'limit_request_field_size', flag: '--limit-request-field-size <bytes>', type: integer(0, 65536),
     default: 8190, section: 'server',
     help: 'Maximum size of one header field line (name, colon, space, value, CRLF) in bytes; larger is refused 431 (0 = Gunicorn\'s maximum, 8190)',
+  }),
+  forwarded_allow_ips: setting({
+    name: 'forwarded_allow_ips', flag: '--forwarded-allow-ips <ips>', type: listOf(allowEntry),
+    default: ['127.0.0.1', '::1'], section: 'server',
+    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded, which are removed from requests of other peers; with proxy_protocol also the peers whose PROXY preamble is accepted (Gunicorn\'s proxy_allow_ips). Unix-socket peers are trusted',
+  }),
+  proxy_protocol: setting({
+    name: 'proxy_protocol', flag: '--proxy-protocol', type: boolean, default: false, section: 'server',
+    help: 'Read a PROXY protocol v1/v2 preamble (HAProxy, AWS NLB) from peers in forwarded_allow_ips and report its client address as the remote address; a connection without one is served as plain HTTP, a malformed one is closed',
   }),
   workers: setting({
     name: 'workers', flag: '-w, --workers <n>', type: workerCount,

@@ -8,10 +8,14 @@ import type { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
 import type { RequestListener } from './load-app';
 import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
+import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
+import { readPreamble } from '../http/proxy-protocol';
 
 const kActive = Symbol('narwhal.activeRequests');
 const kServed = Symbol('narwhal.servedRequests');
-type TrackedSocket = net.Socket & { [kActive]: number; [kServed]: number };
+/** Whether the peer is in forwarded_allow_ips: decided once per connection, on the real peer. */
+const kTrusted = Symbol('narwhal.trustedPeer');
+type TrackedSocket = net.Socket & { [kActive]: number; [kServed]: number; [kTrusted]?: boolean };
 
 export interface HttpCounters {
   requests: number;
@@ -47,6 +51,12 @@ export class WorkerHttp {
   private readonly metrics: boolean;
   /** Gunicorn's limit_request_* settings, checked before the app sees a request. */
   private readonly limits: RequestLimits;
+  /** forwarded_allow_ips compiled; `trustAll` (`*`) skips the per-request test altogether. */
+  private readonly trusted: PeerMatcher;
+  private readonly trustAll: boolean;
+  private readonly proxyProtocol: boolean;
+  /** proxy_protocol on a listening socket: plain net servers that read the preamble first. */
+  private readonly gates: net.Server[] = [];
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
 
@@ -59,6 +69,27 @@ export class WorkerHttp {
   ) {
     this.metrics = Boolean(settings.admin_bind);
     this.limits = requestLimits(settings);
+    this.trustAll = settings.forwarded_allow_ips.includes('*');
+    this.trusted = peerMatcher(settings.forwarded_allow_ips);
+    this.proxyProtocol = settings.proxy_protocol;
+  }
+
+  /** Forwarded headers reach the app only from a trusted peer. */
+  private checkForwarded(req: IncomingMessage, socket: TrackedSocket): void {
+    let trusted = socket[kTrusted];
+    if (trusted === undefined) trusted = socket[kTrusted] = this.trusted(socket.remoteAddress);
+    if (!trusted) stripForwarded(req);
+  }
+
+  /**
+   * A new connection for `server`. With proxy_protocol, a trusted peer's preamble is read and
+   * removed first (trust is decided on the real peer, before the preamble replaces it).
+   */
+  private admit(server: http.Server, socket: TrackedSocket): void {
+    if (!this.proxyProtocol) return void server.emit('connection', socket);
+    const trusted = socket[kTrusted] = this.trusted(socket.remoteAddress);
+    if (!trusted) return void server.emit('connection', socket);
+    readPreamble(socket, () => server.emit('connection', socket));
   }
 
   private handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -81,6 +112,7 @@ export class WorkerHttp {
     // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.
     const refused = checkRequest(req, this.limits);
     if (refused !== 0) return refuse(res, refused);
+    if (!this.trustAll) this.checkForwarded(req, socket);
     this.onRequest(++this.counters.requests);
     // An app error fails its request with a 500, not the worker (as Gunicorn does): a sync
     // throw here, an async listener's rejection through the promise it returns.
@@ -104,6 +136,16 @@ export class WorkerHttp {
   private createServer(): http.Server {
     const server = http.createServer({ keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits) }, this.handle);
     server.maxHeadersCount = maxHeadersCount(this.limits);
+    if (!this.trustAll) {
+      // Upgrade requests (WebSockets) skip `handle`: strip before the app's 'upgrade' listener.
+      // Added only with the app's own, since any listener makes Node route upgrades there.
+      let added = false;
+      server.on('newListener', (event: string) => {
+        if (event !== 'upgrade' || added) return;
+        added = true;
+        server.prependListener('upgrade', (req: IncomingMessage) => this.checkForwarded(req, req.socket as TrackedSocket));
+      });
+    }
     server.on('connection', (socket: TrackedSocket) => {
       socket[kActive] = 0;
       socket[kServed] = 0;
@@ -131,12 +173,18 @@ export class WorkerHttp {
     await Promise.all(plans.map((plan) => {
       const server = this.createServer();
       if (plan.kind === 'forwarded') return Promise.resolve();
+      // With proxy_protocol a plain net server listens, so its connections can be read before
+      // http attaches its parser; without, http listens itself and nothing changes.
+      const listener: net.Server = this.proxyProtocol
+        ? net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.admit(server, socket as TrackedSocket))
+        : server;
+      if (listener !== server) this.gates.push(listener);
       return new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        listener.once('error', reject);
         const options = plan.kind === 'inherited'
           ? { fd: plan.fd, backlog: this.settings.backlog }
           : { host: plan.host, port: plan.port, backlog: this.settings.backlog, reusePort: true };
-        server.listen(options, () => { server.off('error', reject); resolve(); });
+        listener.listen(options, () => { listener.off('error', reject); resolve(); });
       });
     }));
   }
@@ -151,7 +199,7 @@ export class WorkerHttp {
       return;
     }
     const socket = new net.Socket({ handle, allowHalfOpen: true, readable: true, writable: true } as net.SocketConstructorOpts);
-    server.emit('connection', socket);
+    this.admit(server, socket as TrackedSocket);
   }
 
   /**
@@ -165,6 +213,7 @@ export class WorkerHttp {
     this.draining = true;
     // net's close, not http's: http.Server#close also drops idle keep-alive connections.
     for (const server of this.servers) if (server.listening) net.Server.prototype.close.call(server);
+    for (const gate of this.gates) if (gate.listening) gate.close();
     for (const res of this.openResponses) if (!res.headersSent) res.shouldKeepAlive = false;
     if (closeIdle) {
       for (const socket of this.sockets) if (socket[kActive] === 0 && socket[kServed] > 0) socket.end();

@@ -51,6 +51,15 @@ export const WITH_SETTINGS = {
   'invalid/limit_header_default_01.http': ['--limit-request-field-size', '0'],
   'valid/024.http': ['--limit-request-line', '8200', '--limit-request-field-size', '8210'],
   'valid/026.http': ['--limit-request-line', '0', '--limit-request-field-size', '8210'],
+  // PROXY protocol preambles (pp_03 has none: served as plain HTTP, as Gunicorn does).
+  'valid/pp_01.http': ['--proxy-protocol'],
+  'valid/pp_02.http': ['--proxy-protocol'],
+  'valid/pp_03.http': ['--proxy-protocol'],
+  'valid/pp_04.http': ['--proxy-protocol'],
+  'valid/pp_05.http': ['--proxy-protocol'],
+  'invalid/pp_01.http': ['--proxy-protocol'],
+  'invalid/pp_02.http': ['--proxy-protocol'],
+  'invalid/pp_03.http': ['--proxy-protocol'],
 };
 
 /**
@@ -70,7 +79,7 @@ export const DIFFERENCES = {
   'valid/028.http': 'needs Gunicorn strip_header_spaces ("Content-Length : 3"); refused 400 like Gunicorn by default',
   'valid/040.http': 'needs Gunicorn header_map=drop; narwhal refuses Content_Length / Transfer_Encoding (400), as header_map=refuse',
   'valid/040_compat.http': 'needs Gunicorn header_map=drop; narwhal refuses Content_Length / Transfer_Encoding (400), as header_map=refuse',
-  'invalid/019.http': 'needs forwarded_allow_ips and secure-scheme headers, which narwhal does not have yet',
+  'invalid/019.http': 'needs Gunicorn secure_scheme_headers (conflicting X-Forwarded-Proto / X-Forwarded-Ssl refused 400), which narwhal does not have',
   // Not answerable by a server on a live connection.
   'valid/099.http': 'corpus artefact: Content-Length 17914 but a shorter body, so a server waits for the rest',
   'valid/rfc9112_target_authority_connect_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; the connection is closed',
@@ -100,4 +109,4 @@ export const EXPECTED_STATUS = {
  * HTTP/1.0 keep-alive whose response has no Content-Length, which Node then closes) or the
  * second is the first's body: one response each.
  */
-export const RESPONSES = { 'valid/018.http': 2, 'valid/023.http': 2 };
+export const RESPONSES = { 'valid/018.http': 2, 'valid/023.http': 2, 'valid/pp_02.http': 2 };
