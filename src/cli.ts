@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
       process.exit(1);
     }
   }
-  const log = new Logger(settings.log_level);
+  const log = new Logger(settings.log_level, settings.error_logfile);
   const arbiter = new Arbiter({
     app: settings.app, cwd, settings, workers: workers.count, log, version: NARWHAL_VERSION,
     workerNodeFlags: (n) => heap.flags(n),
