@@ -5,6 +5,7 @@ import { BindError } from './http/listeners';
 import { Logger } from './log/logger';
 import { Arbiter } from './master/arbiter';
 import { resolveWorkerCount } from './platform/cpus';
+import { hasReusePort } from './platform/node-features';
 import { readCgroup } from './platform/cgroup';
 import { planHeap } from './platform/heap';
 import { startAdmin } from './admin/server';
@@ -44,6 +45,10 @@ async function main(argv: string[]): Promise<void> {
     if (resolved.configFile) lines.push(`# config file: ${resolved.configFile}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
+  }
+  if (settings.distribution === 'reuseport' && !hasReusePort()) {
+    throw new ConfigError(`invalid value for distribution: "reuseport" needs Node.js >= 22.12 (this is ${process.version}); ` +
+      'use the narwhal binary, or round-robin or shared');
   }
   if (!settings.app) throw new ConfigError('no APP given: narwhal [options] path/to/app.js[:export]; see narwhal --help');
   if (settings.check_config) {

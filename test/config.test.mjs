@@ -124,6 +124,14 @@ test('--check-config loads the app: 0 when it is fine, 1 with the reason when no
   assert.match(notApp.stderr, /not-an-app\.js.*export "default".*an object with keys \[port, name\]/);
 });
 
+test('reuseport is refused where Node has no listen({ reusePort }) (before Node 22.12)', async () => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const r = await runCli(['--distribution', 'reuseport', '-b', '127.0.0.1:0', join(FIXTURES, 'pid.js')], { timeoutMs: 3000 });
+  if (major > 22 || (major === 22 && minor >= 12)) return void assert.is.not(r.code, 2);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /distribution: "reuseport" needs Node\.js >= 22\.12/);
+});
+
 test('no APP is a usage error', async () => {
   const r = await runCli([]);
   assert.is(r.code, 2);
