@@ -112,8 +112,8 @@ export const SETTINGS = {
   }),
   forwarded_allow_ips: setting({
     name: 'forwarded_allow_ips', flag: '--forwarded-allow-ips <ips>', type: listOf(allowEntry),
-    default: ['127.0.0.1', '::1'], section: 'server',
-    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded, which are removed from requests of other peers; with proxy_protocol also the peers whose PROXY preamble is accepted (Gunicorn\'s proxy_allow_ips). Unix-socket peers are trusted',
+    default: ['*'], section: 'server',
+    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded, which are removed from requests of other peers (default *: passed through, as plain Node does; list your proxies to stop spoofing); with proxy_protocol also the peers whose PROXY preamble is accepted (Gunicorn\'s proxy_allow_ips). Unix-socket peers are trusted',
   }),
   proxy_protocol: setting({
     name: 'proxy_protocol', flag: '--proxy-protocol', type: boolean, default: false, section: 'server',
