@@ -7,8 +7,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { FIXTURES, killAll, rawExchange, request, runCli, sleep, startServer, waitFor } from './helpers/server.mjs';
+import { FIXTURES, killAll, rawExchange, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 import { corpusFiles, statuses } from './helpers/corpus.mjs';
 
 const ECHO = join(FIXTURES, 'echo.js');
@@ -53,7 +52,7 @@ const GET = (path) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection
 
 for (const mode of MODES) {
   test(`--proxy-protocol (${mode}): Gunicorn's pp_* corpus; preambles set the remote address`, async () => {
-    const logfile = join(tmpdir(), `narwhal-proxy-${process.pid}-${mode}.log`);
+    const logfile = join(tempApp({}), 'access.log');
     const server = await startServer(['-w', '1', '--distribution', mode, '--proxy-protocol',
       '--access-logfile', logfile, '--access-logformat', '%(h)s %(r)s %(s)s', ECHO], { workers: 1 });
     const [worker] = server.workers();

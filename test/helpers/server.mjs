@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Started, childPids, cleanEnv as withoutNarwhalEnv, httpRequest, isAlive, killTree, makeTempDir, poll, sleep, writeFiles } from './proc.mjs';
+import { Started, TempDirs, childPids, cleanEnv as withoutNarwhalEnv, httpRequest, isAlive, killTree, poll, sleep, writeFiles } from './proc.mjs';
 
 export { childPids, isAlive, sleep };
 
@@ -147,6 +147,10 @@ export async function load(port, { connections = 16, durationMs = 3000, path = '
 }
 
 /** A temporary directory holding the given files ({ 'app.js': '...' }). */
+const tempDirs = new TempDirs();
+// Removed when the test process ends (uvu runs every file in one process).
+process.on('exit', () => tempDirs.removeAll());
+
 export function tempApp(files) {
-  return writeFiles(makeTempDir('narwhal-test-'), files);
+  return writeFiles(tempDirs.make('narwhal-test-'), files);
 }
