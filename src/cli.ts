@@ -6,6 +6,7 @@ import { Logger } from './log/logger';
 import { Arbiter } from './master/arbiter';
 import { resolveWorkerCount } from './platform/cpus';
 import { hasReusePort } from './platform/node-features';
+import { resolveIdentity } from './platform/users';
 import { readCgroup } from './platform/cgroup';
 import { planHeap } from './platform/heap';
 import { startAdmin } from './admin/server';
@@ -50,6 +51,12 @@ async function main(argv: string[]): Promise<void> {
     throw new ConfigError(`invalid value for distribution: "reuseport" needs Node.js >= 22.12 (this is ${process.version}); ` +
       'use the narwhal binary, or round-robin or shared');
   }
+  let workerIdentity;
+  try {
+    workerIdentity = resolveIdentity(settings.user, settings.group);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   if (!settings.app) throw new ConfigError('no APP given: narwhal [options] path/to/app.js[:export]; see narwhal --help');
   if (settings.check_config) {
     try {
@@ -65,7 +72,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const log = new Logger(settings.log_level, settings.error_logfile);
   const arbiter = new Arbiter({
-    app: settings.app, cwd, settings, workers: workers.count, log, version: NARWHAL_VERSION,
+    app: settings.app, cwd, settings, workers: workers.count, log, version: NARWHAL_VERSION, workerIdentity,
     workerNodeFlags: (n) => heap.flags(n),
     canGrow: (n) => heap.refuse(n),
     // Once the app's sockets are bound, before any worker: /readyz answers 503 while the pool boots.

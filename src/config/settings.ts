@@ -161,6 +161,14 @@ export const SETTINGS = {
     name: 'pid', flag: '-p, --pid <file>', type: optionalText('a file path'), default: null, section: 'process',
     help: 'Write the master PID to this file',
   }),
+  user: setting({
+    name: 'user', flag: '-u, --user <user>', type: optionalText('a user name or numeric uid'), default: null,
+    section: 'process', help: 'Run workers as this user (the master must start as root; default: the master\'s own)',
+  }),
+  group: setting({
+    name: 'group', flag: '-g, --group <group>', type: optionalText('a group name or numeric gid'), default: null,
+    section: 'process', help: 'Run workers as this group (default: the user\'s group, or the master\'s own)',
+  }),
   proc_name: setting({
     name: 'proc_name', flag: '-n, --name <name>', type: optionalText('a process name'), default: null,
     section: 'process', help: 'Name shown in process titles instead of the app spec',

@@ -8,6 +8,7 @@
 import type { Settings } from '../config/settings';
 import { bindAll, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
+import type { WorkerIdentity } from '../platform/users';
 import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../protocol';
 import { removePidfile, writePidfile } from './pidfile';
 import { RoundRobin } from './round-robin';
@@ -27,6 +28,8 @@ export interface ArbiterOptions {
   version: string;
   /** Re-reads the config file and environment (HUP); resolves to the new settings. */
   reloadSettings: () => Promise<{ settings: Settings; workers: number }>;
+  /** -u/-g: the identity workers run as. */
+  workerIdentity?: WorkerIdentity;
   /** Extra Node flags for workers (heap sizing), from the container facts. */
   workerNodeFlags?: (workers: number) => string[];
   /** Why a pool of this many workers would not fit the container (TTIN is refused), or null. */
@@ -155,6 +158,7 @@ export class Arbiter {
     const child = spawnWorker({
       fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
       title: this.settings.proc_name ?? this.options.app,
+      ...this.options.workerIdentity,
     });
     if (child.pid === undefined) {
       // The executable could not be started at all (its 'error' event says why): back off.

@@ -20,18 +20,23 @@ export interface SpawnOptions {
   nodeFlags: string[];
   /** Shown in the worker's argv, which also makes room for its process title. */
   title: string;
+  /** -u/-g: the uid and gid workers run as (the master stays as it started). */
+  uid?: number;
+  gid?: number;
 }
 
 /** fd number a worker sees for the i-th inherited socket. */
 export const inheritedFd = (index: number) => 4 + index;
 
-export function spawnWorker({ fds, env, nodeFlags, title }: SpawnOptions): ChildProcess {
+export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptions): ChildProcess {
   const sea = isSingleExecutable();
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
   // Linux process titles can only reuse the space of the original argv: the trailing
   // arguments (ignored by the worker) make room for `narwhal: worker [APP]`.
   return spawn(process.execPath, [...workerArgs(sea, nodeFlags), 'worker', `[${title}]`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
+    ...(uid !== undefined ? { uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
     env: childEnv,
   });
 }
