@@ -2,6 +2,7 @@
 import { parseArgs } from './config/cli-args';
 import { ConfigError, formatSettings, resolveSettings } from './config/load';
 import { BindError } from './http/listeners';
+import { TlsError, checkTlsPair, loadTls } from './http/tls';
 import { Logger } from './log/logger';
 import { Arbiter } from './master/arbiter';
 import { resolveWorkerCount } from './platform/cpus';
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
   const cwd = process.cwd();
   const resolved = await resolveSettings(args.values, process.env, cwd);
   const { settings } = resolved;
+  checkTlsPair(settings);
   const facts = readCgroup();
   const workers = resolveWorkerCount(settings.workers, facts);
   let heap = planHeap({ workerHeapMb: settings.worker_heap_mb, facts });
@@ -58,6 +60,9 @@ async function main(argv: string[]): Promise<void> {
     throw new ConfigError((err as Error).message);
   }
   if (!settings.app) throw new ConfigError('no APP given: narwhal [options] path/to/app.js[:export]; see narwhal --help');
+  // Before anything binds: an unreadable or mismatched certificate is one line and exit 1. The
+  // master only checks; workers read the files again at boot and serve TLS.
+  loadTls(settings, cwd);
   if (settings.check_config) {
     try {
       const app = await loadApp(settings.app, cwd);
@@ -83,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
     },
     reloadSettings: async () => {
       const next = await resolveSettings(args.values, process.env, cwd);
+      loadTls(next.settings, cwd);
       heap = planHeap({ workerHeapMb: next.settings.worker_heap_mb, facts: readCgroup() });
       return { settings: next.settings, workers: resolveWorkerCount(next.settings.workers).count };
     },
@@ -104,7 +110,7 @@ if (process.env[WORKER_ENV]) {
 } else {
   main(process.argv.slice(2)).catch((err) => {
     if (err instanceof ConfigError) fatal(err.message, 2);
-    if (err instanceof BindError) fatal(err.message, 1);
+    if (err instanceof BindError || err instanceof TlsError) fatal(err.message, 1);
     fatal((err as Error)?.stack ?? String(err), 1);
   });
 }

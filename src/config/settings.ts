@@ -119,6 +119,16 @@ export const SETTINGS = {
     name: 'proxy_protocol', flag: '--proxy-protocol', type: boolean, default: false, section: 'server',
     help: 'Read a PROXY protocol v1/v2 preamble (HAProxy, AWS NLB) from peers in forwarded_allow_ips and report its client address as the remote address; a connection without one is served as plain HTTP, a malformed one is closed',
   }),
+  certfile: setting({
+    name: 'certfile', flag: '--certfile <file>', type: optionalText('a path to a PEM certificate (chain) file'),
+    default: null, section: 'server',
+    help: 'Serve HTTPS: the PEM certificate, followed by any intermediate certificates; needs keyfile. Workers terminate TLS (read at boot, so HUP picks up a renewed certificate)',
+  }),
+  keyfile: setting({
+    name: 'keyfile', flag: '--keyfile <file>', type: optionalText('a path to a PEM private key file'),
+    default: null, section: 'server',
+    help: 'The PEM private key of certfile (unencrypted); needs certfile',
+  }),
   workers: setting({
     name: 'workers', flag: '-w, --workers <n>', type: workerCount,
     default: (env) => (env.WEB_CONCURRENCY ? workerCount.parse(env.WEB_CONCURRENCY) : 'auto'),

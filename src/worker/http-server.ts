@@ -1,7 +1,9 @@
 // The worker's HTTP side: one http.Server per listener, all running the same app, with the
 // bookkeeping a graceful drain needs (which connections are busy, which responses are open).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Settings } from '../config/settings';
 import { DURATION_BUCKETS, type ListenerPlan } from '../protocol';
 import type { AccessLog } from '../log/access-log';
@@ -10,12 +12,25 @@ import type { RequestListener } from './load-app';
 import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
 import { readPreamble } from '../http/proxy-protocol';
+import { loadTls, type TlsFiles } from '../http/tls';
 
 const kActive = Symbol('narwhal.activeRequests');
 const kServed = Symbol('narwhal.servedRequests');
 /** Whether the peer is in forwarded_allow_ips: decided once per connection, on the real peer. */
 const kTrusted = Symbol('narwhal.trustedPeer');
-type TrackedSocket = net.Socket & { [kActive]: number; [kServed]: number; [kTrusted]?: boolean };
+/**
+ * With TLS, 'connection' carries the TCP socket and requests the TLSSocket over it: the TCP
+ * socket stays the tracked connection (so a drain also waits for handshakes in progress), and
+ * each side points at the other.
+ */
+const kConn = Symbol('narwhal.connection');
+const kTls = Symbol('narwhal.tlsSocket');
+type TrackedSocket = net.Socket & {
+  [kActive]: number; [kServed]: number; [kTrusted]?: boolean; [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket;
+};
+
+/** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
+const connOf = (socket: net.Socket): TrackedSocket => (socket as TrackedSocket)[kConn] ?? (socket as TrackedSocket);
 
 export interface HttpCounters {
   requests: number;
@@ -55,6 +70,8 @@ export class WorkerHttp {
   private readonly trusted: PeerMatcher;
   private readonly trustAll: boolean;
   private readonly proxyProtocol: boolean;
+  /** certfile and keyfile, read once when the worker starts listening; null = plain HTTP. */
+  private tls: TlsFiles | null = null;
   /** proxy_protocol on a listening socket: plain net servers that read the preamble first. */
   private readonly gates: net.Server[] = [];
   /** Called once per request, after counting (max-requests lives in the worker main). */
@@ -89,11 +106,50 @@ export class WorkerHttp {
     if (!this.proxyProtocol) return void server.emit('connection', socket);
     const trusted = socket[kTrusted] = this.trusted(socket.remoteAddress);
     if (!trusted) return void server.emit('connection', socket);
-    readPreamble(socket, () => server.emit('connection', socket));
+    readPreamble(socket, () => {
+      if (!this.tls || socket.readableLength === 0) return void server.emit('connection', socket);
+      // The bytes after the preamble (the ClientHello) were put back on the socket, and
+      // readPreamble resumes it as soon as this returns: TLS, which reads bytes put back only on
+      // its next tick, would find them already emitted to no one. Take them out until it has.
+      const head: Buffer[] = [];
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) head.push(chunk);
+      process.nextTick(() => {
+        if (socket.destroyed) return;
+        socket.pause();
+        for (let i = head.length - 1; i >= 0; i--) socket.unshift(head[i]!);
+        server.emit('connection', socket);
+      });
+    });
+  }
+
+  /**
+   * A TLS handshake done: links the TLSSocket to its TCP socket, and gives it the client address
+   * a PROXY preamble put on the TCP socket.
+   */
+  private secured(secure: tls.TLSSocket): void {
+    // Node keeps the wrapped TCP socket as `_parent`; without it, the TLSSocket is tracked alone.
+    const raw = (secure as unknown as { _parent?: unknown })._parent as TrackedSocket | undefined;
+    if (!raw || !this.sockets.has(raw)) {
+      const own = secure as unknown as TrackedSocket;
+      own[kActive] = 0;
+      own[kServed] = 0;
+      this.sockets.add(own);
+      own.once('close', () => {
+        this.sockets.delete(own);
+        if (this.draining && this.sockets.size === 0) this.onIdle?.();
+      });
+      return;
+    }
+    raw[kTls] = secure;
+    (secure as unknown as TrackedSocket)[kConn] = raw;
+    for (const prop of ['remoteAddress', 'remotePort', 'remoteFamily']) {
+      const own = Object.getOwnPropertyDescriptor(raw, prop);
+      if (own) Object.defineProperty(secure, prop, own);
+    }
   }
 
   private handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const socket = req.socket as TrackedSocket;
+    const socket = connOf(req.socket);
     socket[kActive] = (socket[kActive] ?? 0) + 1;
     this.counters.inFlight++;
     this.openResponses.add(res);
@@ -134,7 +190,12 @@ export class WorkerHttp {
   }
 
   private createServer(): http.Server {
-    const server = http.createServer({ keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits) }, this.handle);
+    const options: http.ServerOptions = { keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits) };
+    // https.Server is a tls.Server: fed a TCP socket ('connection', as round-robin and the PROXY
+    // gate do) or listening itself, it runs the handshake and then serves HTTP on the TLSSocket.
+    const server = this.tls
+      ? https.createServer({ ...options, cert: this.tls.cert, key: this.tls.key }, this.handle) as unknown as http.Server
+      : http.createServer(options, this.handle);
     server.maxHeadersCount = maxHeadersCount(this.limits);
     if (!this.trustAll) {
       // Upgrade requests (WebSockets) skip `handle`: strip before the app's 'upgrade' listener.
@@ -143,7 +204,7 @@ export class WorkerHttp {
       server.on('newListener', (event: string) => {
         if (event !== 'upgrade' || added) return;
         added = true;
-        server.prependListener('upgrade', (req: IncomingMessage) => this.checkForwarded(req, req.socket as TrackedSocket));
+        server.prependListener('upgrade', (req: IncomingMessage) => this.checkForwarded(req, connOf(req.socket)));
       });
     }
     server.on('connection', (socket: TrackedSocket) => {
@@ -155,12 +216,13 @@ export class WorkerHttp {
         if (this.draining && this.sockets.size === 0) this.onIdle?.();
       });
     });
+    if (this.tls) server.on('secureConnection', (secure: tls.TLSSocket) => this.secured(secure));
     // A malformed request is answered 400 and the worker keeps serving.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
       // Bytes after a request that closes the connection (HTTP/1.0, Connection: close): the
       // request in flight is still answered (its response closes the connection), the rest ignored.
-      if (err.code === 'HPE_CLOSED_CONNECTION' && (socket as TrackedSocket)[kActive] > 0) return;
+      if (err.code === 'HPE_CLOSED_CONNECTION' && connOf(socket)[kActive] > 0) return;
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
@@ -170,6 +232,8 @@ export class WorkerHttp {
 
   /** Starts serving every listener; resolves once each is accepting. */
   async listen(plans: ListenerPlan[]): Promise<void> {
+    // Read once per worker: HUP replaces the workers, so a renewed certificate is picked up.
+    this.tls = loadTls(this.settings);
     await Promise.all(plans.map((plan) => {
       const server = this.createServer();
       if (plan.kind === 'forwarded') return Promise.resolve();
@@ -216,7 +280,7 @@ export class WorkerHttp {
     for (const gate of this.gates) if (gate.listening) gate.close();
     for (const res of this.openResponses) if (!res.headersSent) res.shouldKeepAlive = false;
     if (closeIdle) {
-      for (const socket of this.sockets) if (socket[kActive] === 0 && socket[kServed] > 0) socket.end();
+      for (const socket of this.sockets) if (socket[kActive] === 0 && socket[kServed] > 0) (socket[kTls] ?? socket).end();
     }
     if (this.sockets.size === 0) return Promise.resolve();
     return new Promise((resolve) => { this.onIdle = resolve; });
