@@ -58,7 +58,10 @@ for (const mode of ['round-robin', 'shared']) test(`${mode}: HUP under load: eve
   assert.is(result.failed, 0, `failed: ${result.errors.slice(0, 5)}`);
   assert.ok(result.ok > 500, `served ${result.ok}`);
   for (const pid of before) assert.ok(!after.includes(pid), `old worker ${pid} replaced`);
-  for (const pid of after) assert.ok(result.pids.has(pid), `new worker ${pid} served traffic`);
+  // Round-robin hands every ready worker connections; with a shared socket the kernel picks,
+  // so a worker booted late in the run may get none before it ends.
+  if (mode === 'round-robin') for (const pid of after) assert.ok(result.pids.has(pid), `new worker ${pid} served traffic`);
+  else assert.ok(after.some((pid) => result.pids.has(pid)), 'a new worker served traffic');
   assert.match(s.log, /Handling signal: hup/);
   assert.is((await s.stop()).code, 0);
 });

@@ -60,6 +60,7 @@ for (const mode of ['round-robin', 'shared']) {
   test(`${mode}: HTTPS is served by the workers with the certificate given`, async () => {
     const server = await startServer(['-w', '2', '--distribution', mode, ...TLS_ARGS, PID_APP], { workers: 2 });
     try {
+      assert.match(server.log, /Listening at: https:\/\/127\.0\.0\.1:\d+/);
       const pids = new Set();
       for (let i = 0; i < 6; i++) {
         const res = await get(server.port);

@@ -81,7 +81,9 @@ export class Arbiter {
     this.listeners = await bindAll(this.settings.bind, inherited);
     this.log.info(`Starting narwhal ${this.options.version} (Node.js ${process.version})`);
     process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
-    for (const l of this.listeners) this.log.info(`Listening at: ${l.url} (${process.pid})`);
+    // Workers terminate TLS when certfile is set: the URL says what clients must speak.
+    const scheme = (url: string) => (this.settings.certfile ? url.replace(/^http:/, 'https:') : url);
+    for (const l of this.listeners) this.log.info(`Listening at: ${scheme(l.url)} (${process.pid})`);
     this.log.info(`Using distribution: ${this.settings.distribution}`);
     await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);

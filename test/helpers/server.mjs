@@ -72,7 +72,7 @@ export async function startServer(args, { env = {}, cwd = ROOT, workers, bin = p
   child.stdout.on('data', (d) => { server.stdout += d; });
   child.stderr.on('data', (d) => { server.log += d; });
   const m = await Promise.race([
-    server.waitForLog(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/, timeoutMs).catch((e) => { throw e; }),
+    server.waitForLog(/Listening at: https?:\/\/127\.0\.0\.1:(\d+)/, timeoutMs).catch((e) => { throw e; }),
     server.exit.then(({ code }) => { throw new Error(`server exited (${code}) before listening:\n${server.log}`); }),
   ]).catch((err) => { if (hasBind) return null; throw err; });
   if (m) server.port = Number(m[1]);
