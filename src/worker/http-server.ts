@@ -122,6 +122,17 @@ export class WorkerHttp {
     });
   }
 
+  /** Counts a connection for drain(): which are busy, and when the last one has closed. */
+  private track(socket: TrackedSocket): void {
+    socket[kActive] = 0;
+    socket[kServed] = 0;
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.draining && this.sockets.size === 0) this.onIdle?.();
+    });
+  }
+
   /**
    * A TLS handshake done: links the TLSSocket to its TCP socket, and gives it the client address
    * a PROXY preamble put on the TCP socket.
@@ -129,17 +140,7 @@ export class WorkerHttp {
   private secured(secure: tls.TLSSocket): void {
     // Node keeps the wrapped TCP socket as `_parent`; without it, the TLSSocket is tracked alone.
     const raw = (secure as unknown as { _parent?: unknown })._parent as TrackedSocket | undefined;
-    if (!raw || !this.sockets.has(raw)) {
-      const own = secure as unknown as TrackedSocket;
-      own[kActive] = 0;
-      own[kServed] = 0;
-      this.sockets.add(own);
-      own.once('close', () => {
-        this.sockets.delete(own);
-        if (this.draining && this.sockets.size === 0) this.onIdle?.();
-      });
-      return;
-    }
+    if (!raw || !this.sockets.has(raw)) return this.track(secure as unknown as TrackedSocket);
     raw[kTls] = secure;
     (secure as unknown as TrackedSocket)[kConn] = raw;
     for (const prop of ['remoteAddress', 'remotePort', 'remoteFamily']) {
@@ -207,15 +208,7 @@ export class WorkerHttp {
         server.prependListener('upgrade', (req: IncomingMessage) => this.checkForwarded(req, connOf(req.socket)));
       });
     }
-    server.on('connection', (socket: TrackedSocket) => {
-      socket[kActive] = 0;
-      socket[kServed] = 0;
-      this.sockets.add(socket);
-      socket.once('close', () => {
-        this.sockets.delete(socket);
-        if (this.draining && this.sockets.size === 0) this.onIdle?.();
-      });
-    });
+    server.on('connection', (socket: TrackedSocket) => this.track(socket));
     if (this.tls) server.on('secureConnection', (secure: tls.TLSSocket) => this.secured(secure));
     // A malformed request is answered 400 and the worker keeps serving.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
