@@ -2,15 +2,18 @@
 // wget (distroless). GETs URL (default: /healthz on the admin address from NARWHAL_ADMIN_BIND,
 // else 127.0.0.1:9000); exit 0 on a 2xx within 3 s, else 1. It starts no master.
 import http from 'node:http';
+import { parseAddress, type ParsedAddress } from './http/listeners';
 
 export function healthcheckUrl(arg: string | undefined, env: NodeJS.ProcessEnv): string {
   if (arg && /^https?:\/\//.test(arg)) return arg;
-  const bind = env.NARWHAL_ADMIN_BIND || '127.0.0.1:9000';
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(bind);
-  let host = m?.[1] ?? (m?.[2] || '127.0.0.1');
-  if (host === '0.0.0.0') host = '127.0.0.1';
-  if (host === '::') host = '::1';
-  return `http://${host.includes(':') ? `[${host}]` : host}:${m?.[3] ?? 9000}${arg?.startsWith('/') ? arg : '/healthz'}`;
+  let address: ParsedAddress | null = null;
+  try {
+    address = parseAddress(env.NARWHAL_ADMIN_BIND || '127.0.0.1:9000');
+  } catch { /* not HOST:PORT: probe the default */ }
+  const tcp = address?.kind === 'tcp' ? address : { host: '127.0.0.1', port: 9000 };
+  // A wildcard bind is probed on loopback.
+  const host = tcp.host === '0.0.0.0' ? '127.0.0.1' : tcp.host === '::' ? '::1' : tcp.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${tcp.port}${arg?.startsWith('/') ? arg : '/healthz'}`;
 }
 
 export function healthcheck(url: string): Promise<number> {
