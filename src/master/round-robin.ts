@@ -1,49 +1,165 @@
 // Round-robin distribution: the master accepts every connection and hands the socket to the
 // next ready worker over IPC, as node:cluster's primary does. It knows exactly which workers
 // take new connections, so a draining or booting worker never gets one.
+//
+// The master keeps its own copy of each connection until the worker has it. The receipt costs
+// nothing: a child's Node answers every handle it gets with an internal ACK before anything in
+// the child can read from the socket (node-internals.ts), so until that ACK nobody has read a
+// byte and the connection can still go to another worker:
+//   - a worker that dies (SIGKILL, crash) with connections sent but not received: they go to
+//     another worker when its IPC channel closes (by then every receipt it sent has been read);
+//   - a worker out of file descriptors refuses the handle (NACK): the next worker gets it;
+//   - no ready worker: the connection waits, for at most the header timeout, then is closed,
+//     so no client ever hangs on a connection the master could not hand over.
+import type { Settings } from '../config/settings';
 import type { Listener, RawServerHandle } from '../http/listeners';
+import type { Logger } from '../log/logger';
+import { onHandleReceipt } from '../platform/node-internals';
 import type { WorkerHandle } from './worker-handle';
 
 /** Connections held while no worker is ready (during boot): bounded like a listen backlog. */
 const MAX_WAITING = 4096;
+/** A connection is handed over at most this many times (each worker it went to died first). */
+const MAX_HANDOVERS = 5;
+/** How long a connection may wait for a ready worker when no header timeout is set. */
+const DEFAULT_HOLD_S = 60;
+
+interface Connection {
+  listener: number;
+  client: RawServerHandle;
+  /** When it first waited for a ready worker (0 until then). */
+  since: number;
+  handovers: number;
+  /** Workers that could not receive it (out of file descriptors). */
+  refusedBy?: Set<WorkerHandle>;
+}
+
+/** How long a connection may wait for a worker: a worker would refuse it after the header timeout. */
+export const holdLimitMs = (settings: Settings): number => (settings.header_timeout || DEFAULT_HOLD_S) * 1000;
 
 export class RoundRobin {
   private next = 0;
-  private readonly waiting: Array<{ listener: number; client: RawServerHandle }> = [];
+  private readonly waiting: Connection[] = [];
+  /** Per worker that sends receipts: connections sent and not yet received, oldest first. */
+  private readonly unconfirmed = new Map<WorkerHandle, Connection[]>();
+  private expiry: NodeJS.Timeout | null = null;
 
-  constructor(private readonly readyWorkers: () => WorkerHandle[]) {}
+  constructor(
+    private readonly readyWorkers: () => WorkerHandle[],
+    private readonly log: Logger,
+    private readonly settings: () => Settings,
+  ) {}
 
   start(listeners: Listener[], backlog: number): void {
     listeners.forEach((listener, index) => {
       listener.handle.onconnection = (status, client) => {
-        if (status === 0 && client) this.dispatch(index, client);
+        if (status === 0 && client) this.dispatch({ listener: index, client, since: 0, handovers: 0 });
       };
       listener.handle.listen(backlog);
     });
   }
 
+  /** Follows a new worker's receipts; called once, right after it is spawned. */
+  track(worker: WorkerHandle): void {
+    const queue: Connection[] = [];
+    const tracked = onHandleReceipt(worker.child, (received) => {
+      const conn = queue.shift();
+      if (!conn) return;
+      if (received) return conn.client.close();
+      (conn.refusedBy ??= new Set()).add(worker);
+      this.dispatch(conn);
+    });
+    if (!tracked) return;
+    this.unconfirmed.set(worker, queue);
+    // 'close' comes after the last message the worker sent has been read: what is still
+    // unconfirmed then never reached it.
+    worker.child.once('close', () => this.release(worker));
+  }
+
   /** Hands over connections held while no worker was ready. */
   flush(): void {
     // One pass: what still finds no ready worker goes back to the queue, in order.
-    for (let n = this.waiting.length; n > 0; n--) {
-      const { listener, client } = this.waiting.shift()!;
-      this.dispatch(listener, client);
-    }
+    for (let n = this.waiting.length; n > 0; n--) this.dispatch(this.waiting.shift()!);
   }
 
-  private dispatch(listener: number, client: RawServerHandle): void {
+  private release(worker: WorkerHandle): void {
+    const queue = this.unconfirmed.get(worker) ?? [];
+    this.unconfirmed.delete(worker);
+    if (queue.length === 0) return;
+    this.log.info(`Worker (pid:${worker.pid}) exited before it received ${queue.length} connection(s): handing them to other workers`);
+    for (const conn of queue.splice(0)) this.dispatch(conn);
+  }
+
+  private dispatch(conn: Connection): void {
+    if (conn.handovers >= MAX_HANDOVERS) return conn.client.close();
+    const worker = this.pick(conn);
+    if (worker) return this.handOver(worker, conn);
+    // Every ready worker refused it (out of file descriptors): fail it now rather than spin.
+    if (conn.refusedBy && this.readyWorkers().length > 0) return conn.client.close();
+    if (this.waiting.length >= MAX_WAITING) return conn.client.close();
+    conn.since ||= Date.now();
+    this.waiting.push(conn);
+    this.expiry ??= setInterval(() => this.expire(), 1000).unref();
+  }
+
+  /**
+   * The next ready worker in round-robin order, skipping those still waiting to receive an
+   * earlier connection when another is not (a worker whose event loop is busy queues handles).
+   */
+  private pick(conn: Connection): WorkerHandle | null {
     const workers = this.readyWorkers();
-    for (let tries = 0; tries < workers.length; tries++) {
-      const worker = workers[this.next++ % workers.length]!;
-      if (worker.state !== 'ready' || !worker.child.connected) continue;
-      worker.send({ t: 'conn', listener }, client, (err) => {
-        // Sent: the worker has its own copy of the socket. Not sent: try another worker.
-        if (err && !worker.child.connected) return this.dispatch(listener, client);
-        client.close();
+    const start = this.next;
+    let best: WorkerHandle | null = null;
+    let bestLoad = Infinity;
+    let bestOffset = 0;
+    for (let i = 0; i < workers.length && bestLoad > 0; i++) {
+      const worker = workers[(start + i) % workers.length]!;
+      if (worker.state !== 'ready' || !worker.child.connected || conn.refusedBy?.has(worker)) continue;
+      const load = this.unconfirmed.get(worker)?.length ?? 0;
+      if (load < bestLoad) [best, bestLoad, bestOffset] = [worker, load, i];
+    }
+    if (best) this.next = (start + bestOffset + 1) % workers.length;
+    return best;
+  }
+
+  private handOver(worker: WorkerHandle, conn: Connection): void {
+    conn.handovers++;
+    const queue = this.unconfirmed.get(worker);
+    if (!queue) {
+      // No receipts from this Node: the write completing is all the master can know.
+      worker.send({ t: 'conn', listener: conn.listener }, conn.client, (err) => {
+        if (err && !worker.child.connected) return this.dispatch(conn);
+        conn.client.close();
       });
       return;
     }
-    if (this.waiting.length < MAX_WAITING) this.waiting.push({ listener, client });
-    else client.close();
+    queue.push(conn);
+    worker.send({ t: 'conn', listener: conn.listener }, conn.client, (err) => {
+      if (!err) return;
+      // Not written: no receipt will come for this one.
+      const at = queue.indexOf(conn);
+      if (at >= 0) queue.splice(at, 1);
+      this.dispatch(conn);
+    });
+  }
+
+  /** Closes connections that waited longer than the hold limit for a ready worker. */
+  private expire(): void {
+    const limit = holdLimitMs(this.settings());
+    const now = Date.now();
+    let closed = 0;
+    for (let n = this.waiting.length; n > 0; n--) {
+      const conn = this.waiting.shift()!;
+      if (now - conn.since < limit) this.waiting.push(conn);
+      else {
+        conn.client.close();
+        closed++;
+      }
+    }
+    if (closed > 0) this.log.warning(`Closed ${closed} connection(s) that waited ${limit / 1000}s for a ready worker`);
+    if (this.waiting.length === 0 && this.expiry) {
+      clearInterval(this.expiry);
+      this.expiry = null;
+    }
   }
 }
