@@ -26,7 +26,9 @@ export type MasterMessage =
    * Finish in-flight requests and exit. Sent over IPC rather than as a signal so that it
    * arrives after every connection already forwarded to this worker.
    */
-  | { t: 'drain'; closeIdle: boolean };
+  | { t: 'drain'; closeIdle: boolean }
+  /** Send a heartbeat now, tagged with this id: a /metrics scrape wants the exact counters. */
+  | { t: 'report'; id: number };
 
 export interface WorkerStats {
   requests: number;
@@ -49,7 +51,10 @@ export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.
 export type WorkerMessage =
   | { t: 'ready' }
   | { t: 'boot-error'; message: string }
-  | ({ t: 'heartbeat' } & WorkerStats)
+  /** `report`: the id of the master's report request this beat answers (a scrape), if any. */
+  | ({ t: 'heartbeat'; report?: number } & WorkerStats)
+  /** The worker got TERM from outside: it keeps serving until the master sends 'drain'. */
+  | { t: 'stopping' }
   /** The worker asks to be replaced (max-requests reached): the master boots its successor first. */
   | { t: 'retire'; reason: 'max_requests' | 'memory' };
 

@@ -3,7 +3,10 @@
 // Workers count requests cheaply (plain counters and bucket arrays in WorkerHttp) and send
 // their running totals with each heartbeat. The master adds each heartbeat's increase over the
 // worker's previous one to its own totals, so the totals are monotonic and the requests of
-// workers that have exited (recycled, crashed, scaled down) stay counted.
+// workers that have exited (recycled, crashed, scaled down) stay counted. On a scrape the master
+// first asks every worker for a heartbeat, with a short timeout (as prom-client's cluster
+// aggregator does): the counters are exact at scrape time, and a worker too busy to answer in
+// time is represented by its last heartbeat.
 // The master's own process metrics come from prom-client's default collectors.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Arbiter } from '../master/arbiter';
@@ -19,6 +22,13 @@ interface Sample {
 }
 
 const CODE_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+/** How long a scrape waits for the workers' counters before it uses their last heartbeats. */
+export const SCRAPE_TIMEOUT_MS = 500;
+
+/** Asks every live worker for its counters; resolves when all answered or the timeout passed. */
+export async function refreshWorkerStats(arbiter: Arbiter, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<void> {
+  await Promise.all([...arbiter.workers.values()].map((w) => w.requestReport(timeoutMs)));
+}
 
 export class Totals {
   codes = new Array<number>(CODE_CLASSES.length).fill(0);
@@ -91,6 +101,8 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
   define('narwhal_worker_event_loop_lag_seconds', 'gauge', 'Event-loop lag (p99 over the last heartbeat interval) of each worker',
     perWorker((w) => w.stats.lag));
   define('narwhal_ready', 'gauge', '1 when /readyz answers 200, else 0', () => [{ value: isReady() ? 1 : 0 }]);
+  define('narwhal_pool_degraded', 'gauge', '1 when fewer workers than desired have been ready for longer than --degraded-after, else 0',
+    () => [{ value: arbiter.degraded ? 1 : 0 }]);
 
   // The master's own process and Node.js metrics (process_*, nodejs_*).
   collectDefaultMetrics({ register: registry });

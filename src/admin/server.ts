@@ -3,14 +3,19 @@
 //   GET /readyz   readiness: 200 when enough workers are ready and the server is not shutting
 //                 down; else 503 with a JSON reason. "Enough": the whole initial pool at boot;
 //                 after that at least one ready worker (a crashed worker being replaced must
-//                 not take the pod out of its Service).
-//   GET /metrics  Prometheus text format (metrics.ts).
+//                 not take the pod out of its Service). A pool below its target for longer
+//                 than --degraded-after stays ready while a worker serves, with a `degraded`
+//                 detail (master/degraded.ts); one that never completed its first boot counts
+//                 as booted once it is degraded.
+//   GET /metrics  Prometheus text format (metrics.ts), with the workers' counters asked for
+//                 at scrape time (metrics.ts: refreshWorkerStats).
 // It never runs app code and shares nothing with the app's listeners.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { BindError, type ParsedAddress, parseAddress } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
-import { createMetrics } from './metrics';
+import type { DegradedDetail } from '../master/degraded';
+import { createMetrics, refreshWorkerStats } from './metrics';
 
 /**
  * Set in a master started by USR2 (upgrade.ts), read when this module loads: the variable is
@@ -23,6 +28,7 @@ export interface Readiness {
   status: 'ready' | 'booting' | 'shutting down' | 'no ready workers';
   reason?: string;
   workers: { ready: number; desired: number; booting: number; draining: number };
+  degraded?: DegradedDetail;
 }
 
 export class ReadinessTracker {
@@ -41,15 +47,16 @@ export class ReadinessTracker {
       else if (w.state === 'booting') workers.booting++;
       else if (w.state === 'draining') workers.draining++;
     }
-    if (!this.booted && a.phase !== 'stopping' && workers.ready > 0 && workers.ready >= a.target) this.booted = true;
+    if (!this.booted && a.phase !== 'stopping' && workers.ready > 0 && (workers.ready >= a.target || a.degraded)) this.booted = true;
+    const degraded = a.degraded ? { degraded: a.degraded } : {};
     if (a.terminating || a.phase === 'stopping') {
       return { ready: false, status: 'shutting down', reason: 'the master received TERM and is draining or about to', workers };
     }
     if (!this.booted) {
-      return { ready: false, status: 'booting', reason: `${workers.ready} of ${a.target} workers ready`, workers };
+      return { ready: false, status: 'booting', reason: `${workers.ready} of ${a.target} workers ready`, workers, ...degraded };
     }
-    if (workers.ready === 0) return { ready: false, status: 'no ready workers', reason: 'no worker is ready to serve', workers };
-    return { ready: true, status: 'ready', workers };
+    if (workers.ready === 0) return { ready: false, status: 'no ready workers', reason: 'no worker is ready to serve', workers, ...degraded };
+    return { ready: true, status: 'ready', workers, ...degraded };
   }
 }
 
@@ -100,6 +107,7 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger)
         return json(res, r.ready ? 200 : 503, r);
       }
       case '/metrics': {
+        await refreshWorkerStats(arbiter);
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
         return void res.end(text);

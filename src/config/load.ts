@@ -107,7 +107,15 @@ export async function resolveSettings(cli: CliValues, env: NodeJS.ProcessEnv, cw
     settings[name] = value;
     sources[name] = source;
   }
+  checkTimeouts(settings as Settings);
   return { settings: settings as Settings, configFile, sources };
+}
+
+/** Node refuses a headers timeout longer than the request timeout (the headers are part of it). */
+function checkTimeouts({ header_timeout: header, request_timeout: request }: Settings): void {
+  if (header > 0 && request > 0 && header > request) {
+    throw new ConfigError(`invalid value for header_timeout: ${header}s is longer than request_timeout (${request}s); allowed: at most request_timeout, or 0`);
+  }
 }
 
 /** `name = value` lines, in registry order. */

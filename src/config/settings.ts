@@ -95,6 +95,14 @@ export const SETTINGS = {
     name: 'keep_alive', flag: '--keep-alive <seconds>', type: seconds(0), default: 5, section: 'server',
     help: 'Seconds an idle keep-alive connection is held open',
   }),
+  header_timeout: setting({
+    name: 'header_timeout', flag: '--header-timeout <seconds>', type: seconds(0), default: 60, section: 'server',
+    help: 'Seconds a client gets to send a request\'s headers (from the connection, or the end of its previous request); then it is answered 408 and closed (0 = no limit). Also how long the master holds a connection no worker is ready to take',
+  }),
+  request_timeout: setting({
+    name: 'request_timeout', flag: '--request-timeout <seconds>', type: seconds(0), default: 300, section: 'server',
+    help: 'Seconds a client gets to send a whole request, body included; then it is answered 408 and closed (0 = no limit; at least header_timeout)',
+  }),
   limit_request_line: setting({
     name: 'limit_request_line', flag: '--limit-request-line <bytes>', type: integer(0, 65536), default: 4094,
     section: 'server',
@@ -158,6 +166,10 @@ export const SETTINGS = {
   worker_heap_mb: setting({
     name: 'worker_heap_mb', flag: '--worker-heap-mb <mb>', type: integer(0), default: 0, section: 'workers',
     help: "Each worker's V8 old-space limit in MiB (0 = sized from the container memory limit)",
+  }),
+  degraded_after: setting({
+    name: 'degraded_after', flag: '--degraded-after <seconds>', type: seconds(0), default: 30, section: 'workers',
+    help: 'A pool below its worker count this long is degraded: a WARNING every so many seconds, narwhal_pool_degraded 1, a degraded detail in /readyz (0 = never)',
   }),
   shutdown_delay: setting({
     name: 'shutdown_delay', flag: '--shutdown-delay <seconds>', type: seconds(0), default: 0, section: 'lifecycle',

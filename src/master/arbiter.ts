@@ -10,10 +10,12 @@ import { bindAll, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
 import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../protocol';
+import { HEALTHY, degradedDetail, describePoolEvent, watchPool, type DegradedDetail, type PoolWatch } from './degraded';
 import { removePidfile, writePidfile } from './pidfile';
 import { RoundRobin } from './round-robin';
 import { inheritedFd, spawnWorker } from './spawn';
 import { Upgrader } from './upgrade';
+import { MIN_HEALTHY_LIFE_MS, unplannedExit } from './worker-exit';
 import { RESTART_REASONS, WorkerHandle, type RestartReason } from './worker-handle';
 
 export type Phase = 'booting' | 'running' | 'stopping';
@@ -40,8 +42,6 @@ export interface ArbiterOptions {
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const MAX_BACKOFF_MS = 30_000;
-/** A worker that dies sooner than this after booting counts as a failed start (backoff). */
-const MIN_HEALTHY_LIFE_MS = 5_000;
 
 export class Arbiter {
   phase: Phase = 'booting';
@@ -69,6 +69,11 @@ export class Arbiter {
   terminating = false;
   /** The Node flags each worker was started with (heap size for the pool size of the time). */
   private readonly nodeFlagsOf = new WeakMap<WorkerHandle, string>();
+  /** Below target for longer than --degraded-after (degraded.ts); null while healthy. */
+  degraded: DegradedDetail | null = null;
+  private poolWatch: PoolWatch = HEALTHY;
+  /** The last worker exit or failed boot nobody asked for, for the degraded detail. */
+  private lastFailure: string | null = null;
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
@@ -88,7 +93,7 @@ export class Arbiter {
     await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);
     if (this.settings.distribution === 'round-robin') {
-      this.roundRobin = new RoundRobin(() => this.readyWorkers());
+      this.roundRobin = new RoundRobin(() => this.readyWorkers(), this.log, () => this.settings);
       this.roundRobin.start(this.listeners, this.settings.backlog);
     }
     for (const sig of SIGNALS) process.on(sig, () => this.handleSignal(sig));
@@ -142,7 +147,23 @@ export class Arbiter {
       const extra = fresh.sort((a, b) => a.age - b.age).slice(0, fresh.length - this.target);
       for (const w of extra) w.drain('scale', false, this.settings.graceful_timeout);
     }
+    this.watchPool();
     this.changed();
+  }
+
+  /** The degraded-pool policy (degraded.ts): WARNING while below target too long. */
+  private watchPool(): void {
+    const sample = {
+      now: Date.now(), ready: [...this.workers.values()].filter((w) => w.state === 'ready').length,
+      desired: this.target, supervising: !this.terminating,
+    };
+    const previous = this.poolWatch;
+    const { watch, event } = watchPool(previous, sample, this.settings.degraded_after * 1000);
+    this.poolWatch = watch;
+    this.degraded = degradedDetail(watch, sample, this.lastFailure);
+    const line = describePoolEvent(event, this.degraded, previous, sample.now);
+    if (line && event === 'recovered') this.log.info(line);
+    else if (line) this.log.warning(line);
   }
 
   private spawn(): WorkerHandle | null {
@@ -170,6 +191,7 @@ export class Arbiter {
       return null;
     }
     const worker = new WorkerHandle(child, ++this.age);
+    this.roundRobin?.track(worker);
     this.nodeFlagsOf.set(worker, this.workerFlags());
     this.workers.set(worker.pid, worker);
     this.log.info(`Booting worker with pid: ${worker.pid}`);
@@ -211,7 +233,7 @@ export class Arbiter {
         this.roundRobin?.flush();
         return;
       case 'heartbeat': {
-        const { t: _t, ...stats } = m;
+        const { t: _t, report, ...stats } = m;
         const previous = worker.stats;
         worker.stats = stats;
         // A worker started after the last failed start has stayed up: starts work again.
@@ -219,9 +241,12 @@ export class Arbiter {
           this.bootFailures = 0;
         }
         for (const fn of this.onHeartbeat) fn(worker, previous);
+        if (report !== undefined) worker.reported(report);
         this.checkMemory(worker);
         return;
       }
+      case 'stopping':
+        return this.onWorkerStopping(worker);
       case 'retire':
         if (worker.state === 'ready' && !worker.retireReason) {
           worker.retireReason = m.reason;
@@ -232,6 +257,20 @@ export class Arbiter {
         worker.bootError = m.message;
         return;
     }
+  }
+
+  /**
+   * The worker got TERM from outside and waits for 'drain': it gets no new connection from now
+   * on, finishes what it has (idle keep-alive connections too: their next request is answered
+   * with Connection: close), and a successor starts at once. While the master itself shuts down
+   * (TERM to the whole process group), the worker serves on until the master's own drain.
+   */
+  private onWorkerStopping(worker: WorkerHandle): void {
+    if (worker.state === 'exited' || ((this.terminating || this.phase === 'stopping') && worker.state !== 'draining')) return;
+    // Already draining (recycled, scaled down): the drain is sent again, in case it crossed.
+    if (worker.state !== 'draining') this.log.info(`Worker (pid:${worker.pid}) got TERM from outside: draining it, a new worker replaces it`);
+    worker.drain(worker.stopReason ?? 'signal', false, this.settings.graceful_timeout);
+    this.manage();
   }
 
   /** --max-worker-memory: a worker over it is replaced gracefully, its successor ready first. */
@@ -261,13 +300,14 @@ export class Arbiter {
     const reason = worker.stopReason;
     if (reason === null) {
       if (wasBooting && (worker.bootError || code === WORKER_BOOT_ERROR)) return this.onBootFailure(worker);
-      // Killed or stopped from outside (the OOM killer, an operator) vs died of its own error.
-      const external = signal !== null || code === 0;
-      this.log.error(`Worker (pid:${worker.pid}) ${how}!${signal === 'SIGKILL' ? ' Perhaps out of memory?' : ''}`);
-      this.restarts[external ? 'signal' : 'crash']++;
-      // A worker that keeps dying right after it boots must not become a fork loop.
+      // Killed from outside (the OOM killer, an operator) vs died of its own error (worker-exit.ts).
       const lived = Date.now() - worker.spawnedAt;
-      if (lived < MIN_HEALTHY_LIFE_MS) {
+      const exit = unplannedExit(worker.pid, code, signal, { wasBooting, livedMs: lived });
+      this.log[exit.level](exit.message);
+      this.lastFailure = exit.message;
+      this.restarts[exit.reason]++;
+      // A worker that keeps dying right after it starts must not become a fork loop.
+      if (exit.backOff) {
         this.log.warning(`Worker (pid:${worker.pid}) died ${lived} ms after it started: next start in ${this.backOff() / 1000}s`);
       }
     } else if (reason === 'scale' || reason === 'shutdown') {
@@ -287,6 +327,7 @@ export class Arbiter {
       return this.halt('Worker failed to boot.', WORKER_BOOT_ERROR);
     }
     const delay = this.backOff();
+    this.lastFailure = `Worker (pid:${worker.pid}) failed to boot: ${message.split('\n')[0]}`;
     this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}; retrying in ${delay / 1000}s`);
     this.manage();
   }

@@ -18,6 +18,9 @@ export class WorkerHandle {
   stopReason: RestartReason | 'shutdown' | 'scale' | null = null;
   bootError: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  /** Report requests (scrapes) waiting for the heartbeat that answers them, by id. */
+  private readonly reports = new Map<number, (answered: boolean) => void>();
+  private nextReport = 0;
 
   constructor(readonly child: ChildProcess, readonly age: number) {
     this.pid = child.pid as number;
@@ -53,8 +56,32 @@ export class WorkerHandle {
     this.killTimer.unref();
   }
 
+  /**
+   * Asks for a heartbeat now; resolves true once it has been handled (stats are current), or
+   * false after `timeoutMs` (a busy or exiting worker: its last heartbeat stands).
+   */
+  requestReport(timeoutMs: number): Promise<boolean> {
+    if (!this.child.connected || this.state === 'exited') return Promise.resolve(false);
+    const id = ++this.nextReport;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.reports.delete(id); resolve(false); }, timeoutMs);
+      timer.unref();
+      this.reports.set(id, (answered) => { clearTimeout(timer); resolve(answered); });
+      this.send({ t: 'report', id });
+    });
+  }
+
+  /** The heartbeat answering report request `id` has been handled. */
+  reported(id: number): void {
+    const done = this.reports.get(id);
+    this.reports.delete(id);
+    done?.(true);
+  }
+
   exited(): void {
     this.state = 'exited';
     if (this.killTimer) clearTimeout(this.killTimer);
+    for (const done of this.reports.values()) done(false);
+    this.reports.clear();
   }
 }
