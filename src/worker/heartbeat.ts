@@ -5,25 +5,29 @@ import { getHeapStatistics } from 'node:v8';
 import type { WorkerMessage } from '../protocol';
 import type { HttpCounters } from './http-server';
 
-export function startHeartbeat(intervalMs: number, counters: HttpCounters, send: (m: WorkerMessage) => void): () => void {
+// reliability: returns `beat` too, so that a report request (a /metrics scrape) is answered at once.
+export function startHeartbeat(
+  intervalMs: number, counters: HttpCounters, send: (m: WorkerMessage) => void,
+): { stop: () => void; beat: (report?: number) => void } {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const heapLimit = getHeapStatistics().heap_size_limit;
-  const beat = () => {
+  const beat = (report?: number) => {
     // p99 of the last interval: lag that matters, without one GC pause dominating.
     const lag = delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
-    delay.reset();
+    if (report === undefined) delay.reset(); // reliability: a scrape does not shorten the interval
     send({
       t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: process.memoryUsage.rss(), heapLimit, lag,
       codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
+      ...(report === undefined ? {} : { report }), // reliability: the request this answers
     });
   };
-  const timer = setInterval(beat, intervalMs);
+  const timer = setInterval(() => beat(), intervalMs);
   timer.unref();
   beat();
   // A last beat as the worker exits, so the master counts its final requests (/metrics). A small
   // IPC message is written synchronously when the channel is idle.
   const last = () => { if (process.connected) beat(); };
   process.once('exit', last);
-  return () => { clearInterval(timer); delay.disable(); process.off('exit', last); };
+  return { stop: () => { clearInterval(timer); delay.disable(); process.off('exit', last); }, beat };
 }

@@ -46,6 +46,15 @@ export const newCounters = (): HttpCounters => ({
   requests: 0, inFlight: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0,
 });
 
+// reliability: header_timeout and request_timeout, checked often enough to hold to the second.
+function timeoutOptions(s: Settings): http.ServerOptions {
+  const shortest = Math.min(...[s.header_timeout, s.request_timeout].filter((t) => t > 0)) * 1000;
+  return {
+    headersTimeout: Math.round(s.header_timeout * 1000), requestTimeout: Math.round(s.request_timeout * 1000),
+    connectionsCheckingInterval: Number.isFinite(shortest) ? Math.max(100, Math.min(1000, Math.round(shortest / 4))) : 30_000,
+  };
+}
+
 /** Counts one finished response: a few array increments, no allocation. */
 function record(c: HttpCounters, status: number, seconds: number): void {
   const cls = (status / 100) | 0;
@@ -157,6 +166,8 @@ export class WorkerHttp {
     const start = this.metrics || this.access ? performance.now() : 0;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
     if (this.draining) res.shouldKeepAlive = false;
+    // reliability: a write after end (and other response errors) is logged, not a worker crash.
+    res.on('error', (err) => this.log.error(`Error handling request ${req.method} ${req.url}: ${err.message}`));
     res.once('close', () => {
       socket[kActive]--;
       socket[kServed] = (socket[kServed] ?? 0) + 1;
@@ -191,7 +202,7 @@ export class WorkerHttp {
   }
 
   private createServer(): http.Server {
-    const options: http.ServerOptions = { keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits) };
+    const options: http.ServerOptions = { keepAliveTimeout: this.settings.keep_alive * 1000, ...serverOptions(this.limits), ...timeoutOptions(this.settings) };
     // https.Server is a tls.Server: fed a TCP socket ('connection', as round-robin and the PROXY
     // gate do) or listening itself, it runs the handshake and then serves HTTP on the TLSSocket.
     const server = this.tls
@@ -229,7 +240,9 @@ export class WorkerHttp {
     this.tls = loadTls(this.settings);
     await Promise.all(plans.map((plan) => {
       const server = this.createServer();
-      if (plan.kind === 'forwarded') return Promise.resolve();
+      // reliability: 'listening' starts Node's per-server connection checks (header and request
+      // timeouts), which a server fed by the master never gets otherwise.
+      if (plan.kind === 'forwarded') return void server.emit('listening');
       // With proxy_protocol a plain net server listens, so its connections can be read before
       // http attaches its parser; without, http listens itself and nothing changes.
       const listener: net.Server = this.proxyProtocol

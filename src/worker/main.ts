@@ -26,7 +26,8 @@ export async function runWorker(): Promise<void> {
   // The master going away, even by SIGKILL, closes the IPC channel: never outlive it.
   process.on('disconnect', () => process.exit(0));
   // Until the app serves, any stop signal just ends the worker.
-  const early = () => process.exit(0);
+  // reliability: by the signal itself, so that the master sees who stopped it (not a code-0 crash).
+  const early = (sig: NodeJS.Signals) => { process.removeAllListeners(sig); process.kill(process.pid, sig); };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, early);
   // HUP, USR1, USR2 and WINCH are the master's; a worker must not die of them.
   for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
@@ -36,7 +37,9 @@ export async function runWorker(): Promise<void> {
   // The heartbeat starts before the app loads: a boot that blocks the event loop past
   // --timeout is a hung worker too.
   const counters = newCounters();
-  startHeartbeat(boot.heartbeatMs, counters, send);
+  const heart = startHeartbeat(boot.heartbeatMs, counters, send);
+  // reliability: a /metrics scrape asks for the counters now.
+  process.on('message', (m: MasterMessage) => { if (m?.t === 'report') heart.beat(m.id); });
 
   let app: LoadedApp;
   try {
@@ -50,6 +53,11 @@ export async function runWorker(): Promise<void> {
   }
 
   const log = new Logger(boot.settings.log_level, boot.settings.error_logfile);
+  // reliability: an unhandled rejection is logged and the worker keeps serving (unless the app
+  // listens for them itself); Node's default would end the worker and its in-flight requests.
+  process.on('unhandledRejection', (reason) => {
+    if (process.listenerCount('unhandledRejection') === 1) log.error(`Unhandled promise rejection (the worker keeps serving): ${(reason as Error)?.stack ?? String(reason)}`);
+  });
   const access = boot.settings.access_logfile ? new AccessLog(boot.settings.access_logfile, boot.settings.access_logformat) : null;
   // USR1 (passed on by the master): reopen the log files logrotate has moved away.
   process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); });
@@ -81,7 +89,8 @@ export async function runWorker(): Promise<void> {
     else if (m?.t === 'drain') void drain(m.closeIdle);
   });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.off(sig, early);
-  process.on('SIGTERM', () => void drain(true));
+  // reliability: TERM from outside: the master stops routing to this worker, then sends 'drain'.
+  process.on('SIGTERM', () => (process.connected ? send({ t: 'stopping' }) : void drain(true)));
   process.on('SIGINT', () => process.exit(0));
   process.on('SIGQUIT', () => process.exit(0));
 
