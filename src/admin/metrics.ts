@@ -25,9 +25,13 @@ const CODE_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 /** How long a scrape waits for the workers' counters before it uses their last heartbeats. */
 export const SCRAPE_TIMEOUT_MS = 500;
 
-/** Asks every live worker for its counters; resolves when all answered or the timeout passed. */
+/**
+ * Asks every worker that serves or drains for its counters (a booting one has counted nothing
+ * and answers only once its app is loaded); resolves when all answered or the timeout passed.
+ */
 export async function refreshWorkerStats(arbiter: Arbiter, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<void> {
-  await Promise.all([...arbiter.workers.values()].map((w) => w.requestReport(timeoutMs)));
+  const serving = [...arbiter.workers.values()].filter((w) => w.state === 'ready' || w.state === 'draining');
+  await Promise.all(serving.map((w) => w.requestReport(timeoutMs)));
 }
 
 export class Totals {

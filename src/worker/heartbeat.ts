@@ -12,12 +12,16 @@ export function startHeartbeat(
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const heapLimit = getHeapStatistics().heap_size_limit;
+  // reliability: reading the RSS opens /proc/self/stat, which fails with EMFILE when the worker
+  // is out of file descriptors: the last value stands rather than the worker crashing.
+  let rss = 0;
+  const readRss = () => { try { rss = process.memoryUsage.rss(); } catch { /* out of descriptors */ } return rss; };
   const beat = (report?: number) => {
     // p99 of the last interval: lag that matters, without one GC pause dominating.
     const lag = delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
     if (report === undefined) delay.reset(); // reliability: a scrape does not shorten the interval
     send({
-      t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: process.memoryUsage.rss(), heapLimit, lag,
+      t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, lag,
       codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
       ...(report === undefined ? {} : { report }), // reliability: the request this answers
     });

@@ -227,7 +227,9 @@ export class WorkerHttp {
       // Bytes after a request that closes the connection (HTTP/1.0, Connection: close): the
       // request in flight is still answered (its response closes the connection), the rest ignored.
       if (err.code === 'HPE_CLOSED_CONNECTION' && connOf(socket)[kActive] > 0) return;
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      // reliability: header_timeout / request_timeout expired: 408, as Node's own handler says.
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     this.servers.push(server);

@@ -38,8 +38,6 @@ export async function runWorker(): Promise<void> {
   // --timeout is a hung worker too.
   const counters = newCounters();
   const heart = startHeartbeat(boot.heartbeatMs, counters, send);
-  // reliability: a /metrics scrape asks for the counters now.
-  process.on('message', (m: MasterMessage) => { if (m?.t === 'report') heart.beat(m.id); });
 
   let app: LoadedApp;
   try {
@@ -87,6 +85,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (m: MasterMessage, handle: unknown) => {
     if (m?.t === 'conn') http.accept(m.listener, handle);
     else if (m?.t === 'drain') void drain(m.closeIdle);
+    else if (m?.t === 'report') heart.beat(m.id); // reliability: a /metrics scrape wants the counters now
   });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.off(sig, early);
   // reliability: TERM from outside: the master stops routing to this worker, then sends 'drain'.
