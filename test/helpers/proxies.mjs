@@ -107,12 +107,12 @@ http {
 
 /**
  * HAProxy in front of `servers` ([{ name, port, admin }]), health-checking each one's /readyz on
- * its admin port every `interMs`: a server is taken out after one failed check, back after one
- * good one, as a Kubernetes readiness probe with failureThreshold 1 would.
+ * its admin port every `interMs`: a server is taken out after two failed checks and back after
+ * one good one, as a Kubernetes readiness probe with failureThreshold 2 would.
  */
 export async function startHaproxy({ port, servers, interMs = 200 }) {
   const dir = dirs.make('narwhal-haproxy-');
-  const lines = servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check port ${s.admin} inter ${interMs} fall 1 rise 1`);
+  const lines = servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check port ${s.admin} inter ${interMs} fall 2 rise 1`);
   writeFiles(dir, {
     'haproxy.cfg': `
 global
@@ -124,6 +124,8 @@ defaults
   timeout client 30s
   timeout server 30s
   timeout http-keep-alive 10s
+  # A check that is slow (a busy machine) is not a failed one: only an answer other than 200 is.
+  timeout check 2s
   option http-keep-alive
 frontend web
   bind 127.0.0.1:${port}

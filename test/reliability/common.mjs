@@ -57,12 +57,18 @@ export async function metrics(server) {
   return out;
 }
 
-/** Waits until every one of `target` workers is ready and none boots or drains; returns the ms it took. */
+/**
+ * Waits until the master has `target` ready workers and none booting or draining, and its
+ * children are exactly those (none exited and not yet reaped: the master has seen every exit);
+ * returns the ms it took.
+ */
 export async function poolSettled(server, target, ms = 20_000) {
   const started = Date.now();
   await waitFor(async () => {
+    const children = server.workers();
+    if (children.length !== target || !children.every(isAlive)) return false;
     const r = await readiness(server);
-    return r.workers.ready === target && r.workers.booting === 0 && r.workers.draining === 0 && server.workers().length === target;
+    return r.workers.ready === target && r.workers.booting === 0 && r.workers.draining === 0 && server.workers().join() === children.join();
   }, ms, `${target} ready workers and nothing else (log:\n${server.log.slice(-3000)})`);
   return Date.now() - started;
 }

@@ -85,7 +85,7 @@ export async function rollout({ shutdownDelay }, profile) {
   const violations = [];
   const running = [old];
   try {
-    // HAProxy starts with every server UP until its first check: wait until it knows b is down.
+    // HAProxy starts with every server UP until its checks fail: wait until it knows b is down.
     await waitFor(async () => { const st = await haproxy.serverStates(); return st.a === 'UP' && st.b === 'DOWN'; }, 10_000, 'HAProxy to see a UP, b DOWN');
     const load = keepAliveLoad({ port: hport, connections: CONNECTIONS });
     await sleep(500);
@@ -98,7 +98,7 @@ export async function rollout({ shutdownDelay }, profile) {
       await sleep(300);
       old.signal('SIGTERM');
       await old.exit;
-      await waitFor(async () => (await haproxy.serverStates())[slots[oldSlot].name] !== 'UP', 10_000, 'HAProxy to take the old one out');
+      await waitFor(async () => /DOWN/.test((await haproxy.serverStates())[slots[oldSlot].name]), 10_000, 'HAProxy to take the old one out');
       old = fresh;
       oldSlot = newSlot;
       await sleep(500);
