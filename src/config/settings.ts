@@ -97,7 +97,7 @@ export const SETTINGS = {
   }),
   header_timeout: setting({
     name: 'header_timeout', flag: '--header-timeout <seconds>', type: seconds(0), default: 60, section: 'server',
-    help: 'Seconds a client gets to send a request\'s headers (from the connection, or the end of its previous request); then it is answered 408 and closed (0 = no limit). Also how long the master holds a connection no worker is ready to take',
+    help: 'Seconds a client gets to send a request\'s headers (from the connection, or from the first byte of a later request on it); then it is answered 408 and closed (0 = no limit). Also how long the master holds a connection no worker is ready to take',
   }),
   request_timeout: setting({
     name: 'request_timeout', flag: '--request-timeout <seconds>', type: seconds(0), default: 300, section: 'server',
