@@ -10,7 +10,8 @@ import { Started, TempDirs, childPids, cleanEnv as withoutNarwhalEnv, httpReques
 export { childPids, isAlive, sleep };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'narwhal.js');
+// NARWHAL_TEST_CLI runs the tests (or `npm run soak`) against another build, to compare.
+export const CLI = process.env.NARWHAL_TEST_CLI || join(ROOT, 'dist', 'narwhal.js');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 
 const started = new Started();
