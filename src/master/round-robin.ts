@@ -72,8 +72,10 @@ export class RoundRobin {
     if (!tracked) return;
     this.unconfirmed.set(worker, queue);
     // 'close' comes after the last message the worker sent has been read: what is still
-    // unconfirmed then never reached it.
+    // unconfirmed then never reached it. (A process the app started may hold the IPC channel
+    // open past the worker's exit: a second after the exit, the pipe has been read anyway.)
     worker.child.once('close', () => this.release(worker));
+    worker.child.once('exit', () => setTimeout(() => this.release(worker), 1000).unref());
   }
 
   /** Hands over connections held while no worker was ready. */
@@ -83,7 +85,8 @@ export class RoundRobin {
   }
 
   private release(worker: WorkerHandle): void {
-    const queue = this.unconfirmed.get(worker) ?? [];
+    const queue = this.unconfirmed.get(worker);
+    if (!queue) return;
     this.unconfirmed.delete(worker);
     if (queue.length === 0) return;
     this.log.info(`Worker (pid:${worker.pid}) exited before it received ${queue.length} connection(s): handing them to other workers`);
