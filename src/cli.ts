@@ -16,6 +16,8 @@ import { healthcheck, healthcheckUrl } from './healthcheck';
 import { WORKER_ENV } from './protocol';
 import { runWorker } from './worker/main';
 import { AppLoadError, loadApp } from './worker/load-app';
+import { Adoption } from './worker/adopt';
+import { StandInHandle, type StandInAddress } from './platform/node-internals';
 
 declare const NARWHAL_VERSION: string;
 
@@ -65,9 +67,18 @@ async function main(argv: string[]): Promise<void> {
   loadTls(settings, cwd);
   if (settings.check_config) {
     try {
-      const app = await loadApp(settings.app, cwd);
+      // The app loads as in a worker: whatever it listens on is adopted, nothing binds.
+      const served: StandInAddress = { address: '127.0.0.1', family: 'IPv4', port: 0 };
+      const adoption = new Adoption({
+        served, share: async () => new StandInHandle(served, () => {}), notice: () => {}, closed: () => {},
+      });
+      adoption.install();
+      const app = await loadApp(settings.app, cwd, {
+        adoption, waitMs: (settings.timeout || 30) * 1000, guard: (listener) => listener,
+        onWait: (message) => process.stderr.write(`narwhal: ${message}\n`),
+      });
       await app.close?.();
-      process.stdout.write(`Config OK: ${settings.app} is a ${app.kind} app\n`);
+      process.stdout.write(`Config OK: ${settings.app}: narwhal serves ${app.description}\n`);
       process.exit(0);
     } catch (err) {
       const message = err instanceof AppLoadError ? err.message : (err as Error)?.stack ?? String(err);

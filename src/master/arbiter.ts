@@ -6,11 +6,12 @@
 //     target and spawns, retires or kills workers until they agree.
 // Phases: booting (no worker ready yet) -> running -> stopping; a failed first boot halts.
 import type { Settings } from '../config/settings';
-import { bindAll, closeAll, type Listener } from '../http/listeners';
+import { bindAll, boundAddress, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
 import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../protocol';
 import { removePidfile, writePidfile } from './pidfile';
+import { ExtraListeners } from './extra-listeners';
 import { RoundRobin } from './round-robin';
 import { inheritedFd, spawnWorker } from './spawn';
 import { Upgrader } from './upgrade';
@@ -69,11 +70,21 @@ export class Arbiter {
   terminating = false;
   /** The Node flags each worker was started with (heap size for the pool size of the time). */
   private readonly nodeFlagsOf = new WeakMap<WorkerHandle, string>();
+  /** The app's own extra servers, shared with the workers (extra-listeners.ts). */
+  private readonly extra: ExtraListeners;
+  /** How the workers serve the app, as they last reported it: logged when it changes. */
+  private serving = '';
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
     this.target = options.workers;
     this.log = options.log;
+    this.extra = new ExtraListeners(this.log, () => this.listeners.map((l) => this.url(l)).join(', '));
+  }
+
+  /** A listener's URL as clients must use it: workers terminate TLS when certfile is set. */
+  private url(l: Listener): string {
+    return this.settings.certfile ? l.url.replace(/^http:/, 'https:') : l.url;
   }
 
   /** Binds, boots the pool and supervises it; resolves with the exit code when the master stops. */
@@ -81,9 +92,7 @@ export class Arbiter {
     this.listeners = await bindAll(this.settings.bind, inherited);
     this.log.info(`Starting narwhal ${this.options.version} (Node.js ${process.version})`);
     process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
-    // Workers terminate TLS when certfile is set: the URL says what clients must speak.
-    const scheme = (url: string) => (this.settings.certfile ? url.replace(/^http:/, 'https:') : url);
-    for (const l of this.listeners) this.log.info(`Listening at: ${scheme(l.url)} (${process.pid})`);
+    for (const l of this.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
     this.log.info(`Using distribution: ${this.settings.distribution}`);
     await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);
@@ -150,10 +159,11 @@ export class Arbiter {
     const fds: number[] = [];
     this.listeners.forEach((l) => {
       const mode = this.settings.distribution;
-      if (mode === 'round-robin') plans.push({ kind: 'forwarded', address: l.address });
-      else if (mode === 'reuseport' && l.tcp) plans.push({ kind: 'reuseport', host: l.tcp.host, port: l.tcp.port, address: l.address });
+      const bound = { address: l.address, where: boundAddress(l), url: this.url(l) };
+      if (mode === 'round-robin') plans.push({ kind: 'forwarded', ...bound });
+      else if (mode === 'reuseport' && l.tcp) plans.push({ kind: 'reuseport', host: l.tcp.host, port: l.tcp.port, ...bound });
       else {
-        plans.push({ kind: 'inherited', fd: inheritedFd(fds.length), address: l.address });
+        plans.push({ kind: 'inherited', fd: inheritedFd(fds.length), ...bound });
         fds.push(l.handle.fd);
       }
     });
@@ -205,6 +215,10 @@ export class Arbiter {
         if (worker.state !== 'booting') return;
         worker.state = 'ready';
         this.log.debug(`Worker ready (pid: ${worker.pid})`);
+        if (m.serving && m.serving !== this.serving) {
+          this.serving = m.serving;
+          this.log.info(`Serving ${this.options.app}: ${m.serving}`);
+        }
         this.everReady = true;
         if (this.phase === 'booting') this.phase = 'running';
         this.manage();
@@ -230,6 +244,17 @@ export class Arbiter {
         return;
       case 'boot-error':
         worker.bootError = m.message;
+        return;
+      case 'stopping':
+        // Stopped from outside (TERM to the worker) or by the app: no more connections go to
+        // it; the drain message follows any already sent. Not a crash: replaced at once.
+        if (!worker.live) return;
+        this.log.info(`Worker (pid:${worker.pid}) is stopping: ${m.cause === 'signal' ? 'it received TERM' : 'the app closed its server'}`);
+        worker.drain('signal', false, this.settings.graceful_timeout);
+        this.manage();
+        return;
+      case 'listen':
+        void this.extra.share(worker, m.id, m.address);
         return;
     }
   }
@@ -435,6 +460,7 @@ export class Arbiter {
     if (this.phase !== 'stopping') return;
     if (this.exitCode === 0) this.log.info('Shutting down: Master');
     if (this.settings.pid) removePidfile(this.settings.pid);
+    void this.extra.closeAll();
     for (const sig of SIGNALS) process.removeAllListeners(sig);
     this.stopped();
   }

@@ -1,7 +1,8 @@
 // Round-robin distribution: the master accepts every connection and hands the socket to the
 // next ready worker over IPC, as node:cluster's primary does. It knows exactly which workers
 // take new connections, so a draining or booting worker never gets one.
-import type { Listener, RawServerHandle } from '../http/listeners';
+import type { Listener } from '../http/listeners';
+import type { RawServerHandle } from '../platform/node-internals';
 import type { WorkerHandle } from './worker-handle';
 
 /** Connections held while no worker is ready (during boot): bounded like a listen backlog. */

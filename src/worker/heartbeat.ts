@@ -3,7 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { WorkerMessage } from '../protocol';
-import type { HttpCounters } from './http-server';
+import type { HttpCounters } from './instrument';
 
 export function startHeartbeat(intervalMs: number, counters: HttpCounters, send: (m: WorkerMessage) => void): () => void {
   const delay = monitorEventLoopDelay({ resolution: 10 });
