@@ -103,7 +103,11 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   // import() of CommonJS puts module.exports on `default` (and copies its named exports).
   const exportsObject = mod.default as Record<string, unknown> | undefined;
-  const pick = (name: string) => (name in mod ? mod[name] : exportsObject?.[name]);
+  // Own properties only: a module.exports that is itself the app (a server, an Express app)
+  // must not offer its own methods (http.Server#close) as the `close` or `upgrade` export.
+  const pick = (name: string) => (name in mod ? mod[name]
+    : exportsObject !== null && typeof exportsObject === 'object' || typeof exportsObject === 'function'
+      ? (Object.prototype.hasOwnProperty.call(exportsObject, name) ? exportsObject![name] : undefined) : undefined);
   const extras = (close?: () => Promise<void>): Pick<LoadedApp, 'close' | 'upgrade'> => {
     const upgrade = pick('upgrade');
     if (upgrade !== undefined && typeof upgrade !== 'function') {

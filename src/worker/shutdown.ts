@@ -19,9 +19,6 @@ export class AppSignals {
 
   /** Installs the deferral; `onSigterm` is narwhal's own handling of the signal. */
   constructor(onSigterm: () => void) {
-    // One listener of ours keeps Node's signal watcher on whatever the app adds or removes, so a
-    // SIGTERM never takes Node's default action (exit) in a worker.
-    process.on('SIGTERM', ownListener);
     const emit = process.emit as Emit;
     const self = this;
     process.emit = function deferringEmit(this: NodeJS.Process, event: string | symbol) {
@@ -31,6 +28,10 @@ export class AppSignals {
       }
       return Reflect.apply(emit, this, arguments) as boolean;
     } as typeof process.emit;
+    // One listener of ours keeps Node's signal watcher on whatever the app adds or removes, so a
+    // SIGTERM never takes Node's default action (exit) in a worker. Added after the wrapper:
+    // Node binds process.emit when a signal's first listener is added.
+    process.on('SIGTERM', ownListener);
   }
 
   /** Runs the app's SIGTERM listeners now; resolves when the promises they return settle. */
