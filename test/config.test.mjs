@@ -121,7 +121,7 @@ test('--check-config loads the app: 0 when it is fine, 1 with the reason when no
   assert.match(broken.stderr, /database unreachable/);
   const notApp = await runCli(['--check-config', join(FIXTURES, 'not-an-app.js')]);
   assert.is(notApp.code, 1);
-  assert.match(notApp.stderr, /not-an-app\.js.*export "default".*an object with keys \[port, name\]/);
+  assert.match(notApp.stderr, /not-an-app\.js: found module\.exports \(or the default export\): an object with keys \[port, name\], and the app has not called listen\(\)/);
 });
 
 test('reuseport is refused where Node has no listen({ reusePort }) (before Node 22.12)', async () => {

@@ -94,7 +94,7 @@ export class Adoption {
   /**
    * Resolves to the first adopted server; or to null if the app has not listened within `ms`, or
    * sooner once `hasNothingToDo()` has held for a few polls in a row (nothing left pending that
-   * could still call listen()).
+   * could still call listen(), but for this wait's own poll timer).
    */
   firstListen(ms: number, hasNothingToDo: () => boolean): Promise<net.Server | null> {
     if (this.primary) return Promise.resolve(this.primary);
@@ -110,8 +110,8 @@ export class Adoption {
         if (timer) clearTimeout(timer);
         resolve(server);
       };
-      // Ours must not keep the process busy: they would count as something left to do.
-      poll.unref();
+      // The poll keeps the process up while it waits (a --check-config has nothing else), and
+      // is the one timer hasNothingToDo() must allow for; the deadline does not count.
       timer?.unref();
       this.waiting.push(done);
     });
@@ -130,7 +130,10 @@ export class Adoption {
     const options = (given._handle ?? given.handle ?? given) as Record<string, unknown>;
     const asked = askedOf(args, options);
     // An fd, a handle, or arguments Node refuses: Node's own listen() does (or throws) it.
-    if (asked === null) return this.original.apply(server, args);
+    if (asked === null) {
+      if (typeof options.fd === 'number') this.host.notice(`The app listens on fd ${options.fd} itself: not served by narwhal`);
+      return this.original.apply(server, args);
+    }
     if (server === this.primary) {
       this.primaryAsked ??= asked;
       if (cb) process.nextTick(() => cb.call(server));

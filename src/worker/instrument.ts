@@ -215,7 +215,9 @@ export class Instrumented {
     });
     // A request Node's parser let through but narwhal refuses (limits, ambiguous fields) is
     // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.
-    const refused = checkRequest(req, this.limits);
+    // HTTP/2 (an app's own http2 server: its requests have a stream) has its own framing and
+    // limits: not these checks, which refuse "HTTP/2.0" in an HTTP/1 request line.
+    const refused = (req as { stream?: unknown }).stream !== undefined ? 0 : checkRequest(req, this.limits);
     if (refused !== 0) {
       refuse(res, refused);
       return true;

@@ -161,7 +161,8 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
   const ms = options.waitMs;
   options.onWait?.(`${shown}: found ${describeExports(mod)}, nothing narwhal can serve yet; waiting up to ${ms / 1000}s for the app to call listen()`);
   let idle = false;
-  const server = await adoption.firstListen(ms, () => (idle = nothingMoreThan(before)));
+  // The wait's own poll timer is the one thing pending that is not the app's.
+  const server = await adoption.firstListen(ms, () => (idle = nothingMoreThan([...before, 'Timeout'])));
   if (server) return adopted(server);
   const why = idle ? 'the app has not called listen() and has nothing pending that could' : `the app did not call listen() within ${ms / 1000}s`;
   throw new AppLoadError(`${shown}: found ${describeExports(mod)}, and ${why}; ${WAYS}`);
