@@ -70,7 +70,8 @@ export const RUNNERS = {
     command: (app, n) => `narwhal -w ${n} ${app.entry}`,
     adopts: true,
     workerCount: (n) => n,
-    relaysClusterAdapter: false, // issue 10: the master relays @socket.io/cluster-adapter
+    relaysClusterAdapter: false,
+    noRelay: 'not yet (issue 10: the master relays @socket.io/cluster-adapter messages)',
     stoppedGracefully: ({ code }) => code === 0,
     async start(app, { workers = 2, env = {} } = {}) {
       const server = await startServer(['-w', String(workers), app.entry], { env: { ...app.env, ...env }, cwd: app.dir, timeoutMs: 30000 });
@@ -117,6 +118,7 @@ export const RUNNERS = {
     adopts: false,
     workerCount: () => 1,
     relaysClusterAdapter: false,
+    noRelay: 'one process: the adapter needs a cluster primary',
     // Without a TERM handler Node dies of the signal; Next.js exits 143 after closing.
     stoppedGracefully: ({ code, signal }) => code === 0 || code === 143 || signal === 'SIGTERM',
     async start(app, { env = {} } = {}) {
