@@ -55,6 +55,9 @@ async function main(argv: string[]): Promise<void> {
     throw new ConfigError(`invalid value for distribution: "reuseport" needs Node.js >= 22.12 (this is ${process.version}); ` +
       'use the narwhal binary, or round-robin or shared');
   }
+  if (settings.sticky && settings.distribution !== 'round-robin') {
+    throw new ConfigError(`invalid value for sticky: it needs distribution round-robin, where the master routes each connection (distribution is ${settings.distribution})`);
+  }
   let workerIdentity;
   try {
     workerIdentity = resolveIdentity(settings.user, settings.group);

@@ -19,6 +19,8 @@ export type ListenerPlan = Bound & (
 
 export interface BootMessage {
   t: 'boot';
+  /** The worker's number, in start order (its `cluster.worker.id`). */
+  id: number;
   app: string;
   cwd: string;
   settings: Settings;
@@ -31,7 +33,7 @@ export interface BootMessage {
 export type MasterMessage =
   | BootMessage
   /** A connection accepted by the master (round-robin); the socket handle rides along. */
-  | { t: 'conn'; listener: number }
+  | { t: 'conn'; listener: number; head?: string }
   /**
    * Finish in-flight requests and exit. Sent over IPC rather than as a signal so that it
    * arrives after every connection already forwarded to this worker.
@@ -66,6 +68,8 @@ export type WorkerMessage =
    * to it, then sends `drain` (which arrives after every connection already sent).
    */
   | { t: 'stopping'; cause: 'signal' | 'app closed its server' }
+  /** --sticky: the worker made (`open`) or ended an Engine.IO session. */
+  | { t: 'session'; sid: string; open: boolean }
   /** The app listens on an extra address: the master binds it once and shares it (adopt.ts). */
   | { t: 'listen'; id: number; address: string; backlog: number }
   | { t: 'boot-error'; message: string }

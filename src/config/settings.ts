@@ -91,6 +91,10 @@ export const SETTINGS = {
     default: 'round-robin' as DistributionMode, section: 'server',
     help: 'How connections reach workers: round-robin (via the master), shared (one socket), reuseport (one socket per worker)',
   }),
+  sticky: setting({
+    name: 'sticky', flag: '--sticky', type: boolean, default: false, section: 'server',
+    help: 'Route every request of a Socket.IO (Engine.IO) session to the worker that owns it: the master reads the request line of each new connection (round-robin only; with TLS in the workers, by client address)',
+  }),
   keep_alive: setting({
     name: 'keep_alive', flag: '--keep-alive <seconds>', type: seconds(0), default: 5, section: 'server',
     help: 'Seconds an idle keep-alive connection is held open',

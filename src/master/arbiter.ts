@@ -13,6 +13,9 @@ import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerSt
 import { removePidfile, writePidfile } from './pidfile';
 import { ExtraListeners } from './extra-listeners';
 import { RoundRobin } from './round-robin';
+import { SocketIoRelay, isAppMessage } from './socketio-relay';
+import { StickyRouter } from './sticky';
+import { peerMatcher } from '../http/forwarded';
 import { inheritedFd, spawnWorker } from './spawn';
 import { Upgrader } from './upgrade';
 import { RESTART_REASONS, WorkerHandle, type RestartReason } from './worker-handle';
@@ -74,11 +77,16 @@ export class Arbiter {
   private readonly extra: ExtraListeners;
   /** How the workers serve the app, as they last reported it: logged when it changes. */
   private serving = '';
+  /** --sticky: which worker owns which Socket.IO session. */
+  private readonly sticky: StickyRouter | null;
+  private readonly socketIo: SocketIoRelay;
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
     this.target = options.workers;
     this.log = options.log;
+    this.sticky = this.settings.sticky ? new StickyRouter() : null;
+    this.socketIo = new SocketIoRelay(() => this.workers.values(), (w, sid, open) => this.sticky?.learned(w, sid, open));
     this.extra = new ExtraListeners(this.log, () => this.listeners.map((l) => this.url(l)).join(', '));
   }
 
@@ -97,7 +105,12 @@ export class Arbiter {
     await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);
     if (this.settings.distribution === 'round-robin') {
-      this.roundRobin = new RoundRobin(() => this.readyWorkers());
+      const trusted = peerMatcher(this.settings.forwarded_allow_ips);
+      this.roundRobin = new RoundRobin(() => this.readyWorkers(), this.sticky && {
+        router: this.sticky,
+        preamble: (peer) => this.settings.proxy_protocol && trusted(peer),
+        tls: Boolean(this.settings.certfile),
+      });
       this.roundRobin.start(this.listeners, this.settings.backlog);
     }
     for (const sig of SIGNALS) process.on(sig, () => this.handleSignal(sig));
@@ -190,7 +203,7 @@ export class Arbiter {
     child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     child.on('error', (err) => this.log.error(`Worker (pid:${worker.pid}): ${err.message}`));
     worker.send({
-      t: 'boot', app: this.options.app, cwd: this.options.cwd, settings: this.settings,
+      t: 'boot', id: worker.age, app: this.options.app, cwd: this.options.cwd, settings: this.settings,
       listeners: plans, maxRequests, heartbeatMs: this.heartbeatMs(),
     });
     return worker;
@@ -210,6 +223,8 @@ export class Arbiter {
 
   private onWorkerMessage(worker: WorkerHandle, m: WorkerMessage): void {
     worker.lastHeartbeat = Date.now();
+    // The app's own messages to its primary (Socket.IO's cluster adapter, @socket.io/sticky).
+    if (m.t === undefined && isAppMessage(m)) return this.socketIo.handle(worker, m);
     switch (m.t) {
       case 'ready':
         if (worker.state !== 'booting') return;
@@ -253,6 +268,9 @@ export class Arbiter {
         worker.drain('signal', false, this.settings.graceful_timeout);
         this.manage();
         return;
+      case 'session':
+        this.sticky?.learned(worker, m.sid, m.open);
+        return;
       case 'listen':
         void this.extra.share(worker, m.id, m.address);
         return;
@@ -277,6 +295,7 @@ export class Arbiter {
     const wasBooting = worker.state === 'booting';
     worker.exited();
     this.workers.delete(worker.pid);
+    this.sticky?.forget(worker);
     const how = signal ? `was sent ${signal}` : `exited with code ${code}`;
     if (this.phase === 'stopping') {
       this.log.info(`Worker exiting (pid: ${worker.pid})`);

@@ -136,8 +136,13 @@ export function deliverConnection(server: net.Server, socket: net.Socket): void 
 
 /** A socket made from a raw handle the master accepted and sent over IPC. */
 export function socketFromHandle(handle: unknown, server: net.Server): net.Socket {
-  const options = server as unknown as { allowHalfOpen?: boolean };
-  return new net.Socket({ handle, allowHalfOpen: options.allowHalfOpen ?? false, readable: true, writable: true } as net.SocketConstructorOpts);
+  const allowHalfOpen = (server as unknown as { allowHalfOpen?: boolean }).allowHalfOpen ?? false;
+  // A socket the master read from first (--sticky) arrives as a net.Socket already.
+  if (handle instanceof net.Socket) {
+    handle.allowHalfOpen = allowHalfOpen;
+    return handle;
+  }
+  return new net.Socket({ handle, allowHalfOpen, readable: true, writable: true } as net.SocketConstructorOpts);
 }
 
 /** The TCP socket a TLSSocket wraps (Node keeps it as `_parent`); undefined if not exposed. */

@@ -55,10 +55,13 @@ export class ConnectionFeed {
   }
 
   /** A connection the master accepted and forwarded (round-robin distribution). */
-  accept(handle: unknown): void {
+  accept(handle: unknown, head?: string): void {
     // Accepted even when stopping: the master sent it before it asked this worker to drain,
     // and its request is answered (with Connection: close).
-    this.admit(socketFromHandle(handle, this.http.server));
+    const socket = socketFromHandle(handle, this.http.server);
+    // --sticky: the bytes the master read to route the connection come first.
+    if (head) socket.unshift(Buffer.from(head, 'base64'));
+    this.admit(socket);
   }
 
   /** Stops accepting on this worker's own sockets. */

@@ -87,6 +87,8 @@ export class Instrumented {
   private readonly trustAll: boolean;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
+  /** --sticky: told of each request and upgrade the app gets (engine-io-sessions.ts). */
+  sessions: { request(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: net.Socket): void } | null = null;
 
   constructor(
     readonly server: net.Server,
@@ -224,6 +226,7 @@ export class Instrumented {
     }
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
     this.onRequest(++this.counters.requests);
+    this.sessions?.request(req, res);
     // A listener's synchronous throw fails its request with a 500, not the worker.
     try {
       return emit.call(this.server, event, req, res);
@@ -237,6 +240,7 @@ export class Instrumented {
   private upgraded(req: IncomingMessage): void {
     const socket = connOf(req.socket);
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    this.sessions?.upgrade(req, req.socket);
     socket[kUpgraded] = true;
     this.checkIdle();
   }

@@ -8,6 +8,8 @@ import { Logger } from '../log/logger';
 import { missingInternals } from '../platform/node-internals';
 import { Adoption } from './adopt';
 import { ConnectionFeed } from './deliver';
+import { EngineIoSessions } from './engine-io-sessions';
+import { presentAsClusterWorker } from './cluster-worker';
 import { startHeartbeat } from './heartbeat';
 import { Instrumented, failRequest, newCounters } from './instrument';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
@@ -86,6 +88,7 @@ export async function runWorker(): Promise<void> {
     },
   });
   adoption.install();
+  presentAsClusterWorker(boot.id);
 
   let app: LoadedApp;
   let tlsFiles;
@@ -118,6 +121,7 @@ export async function runWorker(): Promise<void> {
   // USR1 (passed on by the master): reopen the log files logrotate has moved away.
   process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); });
   const http = new Instrumented(app.server, boot.settings, counters, log, access);
+  if (boot.settings.sticky) http.sessions = new EngineIoSessions(send);
   if (app.upgrade) app.server.on('upgrade', app.upgrade);
   let retiring = false;
   if (boot.maxRequests > 0) {
@@ -144,7 +148,7 @@ export async function runWorker(): Promise<void> {
   // only recycled they are kept until they time out or send one more request (answered with
   // Connection: close), since closing a connection a client is writing to fails its request.
   process.on('message', (m: MasterMessage, handle: unknown) => {
-    if (m?.t === 'conn') feed.accept(handle);
+    if (m?.t === 'conn') feed.accept(handle, m.head);
     else if (m?.t === 'drain') void shutdown!.stop(m.closeIdle);
     else if (m?.t === 'listen-result') master.settle(m, handle);
   });
