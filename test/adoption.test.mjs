@@ -10,7 +10,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
-import { killAll, rawExchange, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
+import { childPids, killAll, rawExchange, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 import { makeCertificate } from './helpers/certs.mjs';
 
 test.after(killAll);
@@ -117,6 +117,19 @@ exports.create = async () => ({
 });
 `,
   'empty.js': 'module.exports = {};\n',
+  // A node:cluster script: forks in the primary, listens in the workers; binds UDP too.
+  'cluster-script.js': `
+const cluster = require('cluster');
+const dgram = require('dgram');
+const http = require('http');
+if (cluster.isPrimary) {
+  for (let i = 0; i < 2; i++) cluster.fork();
+} else {
+  const udp = dgram.createSocket('udp4');
+  udp.bind(0, '127.0.0.1');
+  http.createServer((req, res) => res.end(JSON.stringify({ pid: process.pid, worker: cluster.worker.id, udp: udp.address().port > 0 }))).listen(8080);
+}
+`,
 });
 const app = (name) => join(dir, name);
 
@@ -299,6 +312,20 @@ test('TLS termination (--certfile) and the PROXY protocol on an adopted server',
   assert.is(r.remote, '192.0.2.7', 'the client address from the PROXY preamble');
   assert.match(s.log, /Serving .*: an http\.Server it listens on .*served at https:\/\/127\.0\.0\.1/);
   await s.stop();
+});
+
+test('a node:cluster script runs unchanged: workers take the worker branch (cluster.isWorker), nothing forks, UDP binds', async () => {
+  const s = await startServer(['-w', '2', app('cluster-script.js')], { workers: 2 });
+  const ids = new Set();
+  for (let i = 0; i < 4; i++) {
+    const r = JSON.parse((await request(s.port)).body);
+    assert.ok(s.workers().includes(r.pid));
+    assert.is(r.udp, true);
+    ids.add(r.worker);
+  }
+  assert.is(ids.size, 2, 'each worker has its own cluster.worker.id');
+  for (const pid of s.workers()) assert.equal(childPids(pid), [], `worker ${pid} forked nothing`);
+  assert.is((await s.stop()).code, 0);
 });
 
 test('boot messages say what was found and what to do', async () => {

@@ -2,6 +2,7 @@
 // each reach-in is named after what it does, typed, and checked by `missingInternals()` so that a
 // Node.js release that changes one fails the worker's boot with a line naming it, rather than
 // misbehaving. The internals used are the ones node:cluster itself relies on in its workers.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import type tls from 'node:tls';
 
@@ -143,6 +144,38 @@ export function socketFromHandle(handle: unknown, server: net.Server): net.Socke
     return handle;
   }
   return new net.Socket({ handle, allowHalfOpen, readable: true, writable: true } as net.SocketConstructorOpts);
+}
+
+interface ClusterServerQuery {
+  address: string | null;
+  port: number;
+  addressType: number | 'udp4' | 'udp6';
+  fd?: number;
+  flags?: number;
+}
+type ClusterServerCallback = (errno: number, handle: unknown) => void;
+
+/**
+ * `cluster._getServer`: what Node's net (a non-exclusive listen()) and dgram (bind()) ask of a
+ * node:cluster worker's primary when `cluster.isWorker` is true. A narwhal worker presents itself
+ * as a cluster worker (worker/cluster-worker.ts), and binds such sockets itself, as a primary or
+ * an `exclusive` listen would; the answer comes on the next tick, as an IPC answer would.
+ */
+export function bindInWorker(_owner: unknown, q: ClusterServerQuery, cb: ClusterServerCallback): void {
+  let handle: unknown;
+  if (q.addressType === 'udp4' || q.addressType === 'udp6') {
+    // Deprecated as a public API (DEP0112), it is dgram's own way to bind: say nothing of it.
+    const quiet = process.noDeprecation;
+    process.noDeprecation = true;
+    try {
+      handle = (dgram as unknown as { _createSocketHandle: (...a: unknown[]) => unknown })._createSocketHandle(q.address, q.port, q.addressType, q.fd, q.flags);
+    } finally {
+      process.noDeprecation = quiet;
+    }
+  } else {
+    handle = netInternals._createServerHandle!(q.address, q.port, q.addressType, q.fd, q.flags);
+  }
+  process.nextTick(() => (typeof handle === 'number' ? cb(handle, null) : cb(0, handle)));
 }
 
 /** The TCP socket a TLSSocket wraps (Node keeps it as `_parent`); undefined if not exposed. */
