@@ -70,8 +70,7 @@ export const RUNNERS = {
     command: (app, n) => `narwhal -w ${n} ${app.entry}`,
     adopts: true,
     workerCount: (n) => n,
-    relaysClusterAdapter: false,
-    noRelay: 'not yet (issue 10: the master relays @socket.io/cluster-adapter messages)',
+    relaysClusterAdapter: true,
     stoppedGracefully: ({ code }) => code === 0,
     async start(app, { workers = 2, env = {} } = {}) {
       const server = await startServer(['-w', String(workers), app.entry], { env: { ...app.env, ...env }, cwd: app.dir, timeoutMs: 30000 });
