@@ -55,8 +55,8 @@ async function withClients(port, n, fn) {
   }
 }
 
-test('docs/frameworks.md lists exactly the apps, versions and commands this file runs', () => {
-  const doc = readFileSync(join(ROOT, 'docs', 'frameworks.md'), 'utf8');
+test('the README\'s framework table lists exactly the apps, versions and commands this file runs', () => {
+  const doc = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const lines = doc.split('\n');
   const header = lines.findIndex((l) => l.startsWith('| Framework | Version tested | Run with narwhal |'));
   assert.ok(header >= 0, 'the table header');
