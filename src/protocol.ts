@@ -21,7 +21,11 @@ export interface BootMessage {
   t: 'boot';
   app: string;
   cwd: string;
+  /** Without the hooks: the worker loads them from configFile (functions do not cross IPC). */
   settings: Settings;
+  configFile: string | null;
+  /** Spawn order, for the hooks' worker.age. */
+  age: number;
   listeners: ListenerPlan[];
   /** This worker's own max-requests, jitter included (0 = unlimited). */
   maxRequests: number;

@@ -87,6 +87,9 @@ export class Instrumented {
   private readonly trustAll: boolean;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
+  /** hooks: preRequest before the app, postRequest when the response is done (worker/hooks.ts). */
+  preRequest: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  postRequest: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
 
   constructor(
     readonly server: net.Server,
@@ -224,6 +227,8 @@ export class Instrumented {
     }
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
     this.onRequest(++this.counters.requests);
+    this.preRequest?.(req, res);
+    if (this.postRequest) res.once('close', () => this.postRequest?.(req, res));
     // A listener's synchronous throw fails its request with a 500, not the worker.
     try {
       return emit.call(this.server, event, req, res);
