@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { CLI, FIXTURES, cleanEnv, killAll, request, sleep, tempApp, waitFor } from './helpers/server.mjs';
+import { CLI, FIXTURES, ROOT, cleanEnv, killAll, request, runCli, sleep, tempApp, waitFor } from './helpers/server.mjs';
 import { killTree } from './helpers/proc.mjs';
 import { runnable } from './helpers/needs.mjs';
 
@@ -91,6 +91,19 @@ for (;;) { const n = fs.readSync(3, buf, 0, buf.length, null); fs.writeSync(1, J
   assert.is((await master.exit).code, 0);
   await waitFor(() => messages().length >= 4, 5000, 'STOPPING=1');
   assert.is(messages()[3], `MAINPID=${master.pid}\nSTOPPING=1`);
+});
+
+test('the example unit file: Type=notify with NotifyAccess=all, and an ExecStart narwhal accepts', async () => {
+  const unit = readFileSync(join(ROOT, 'docs/systemd/narwhal.service'), 'utf8');
+  assert.match(unit, /^Type=notify$/m);
+  assert.match(unit, /^NotifyAccess=all$/m);
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  assert.match(unit, /^KillMode=mixed$/m);
+  const args = /^ExecStart=\S+ (.*)$/m.exec(unit)[1].split(' ');
+  const r = await runCli(['--print-config', ...args.slice(0, -1)]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^control_socket = \/run\/narwhal\/ctl\.sock$/m);
+  assert.match(readFileSync(join(ROOT, 'docs/systemd/narwhal.socket'), 'utf8'), /^ListenStream=/m);
 });
 
 test.run();
