@@ -74,7 +74,7 @@ test('-e/--env and --chdir are seen by the app; a relative APP is found from --c
   assert.is((await s.stop()).code, 0);
   const bad = await runCli(['-e', 'NOVALUE', APP]);
   assert.is(bad.code, 2);
-  assert.match(bad.stderr, /invalid value for raw_env \(--env\): \["NOVALUE"\]; allowed: KEY=VALUE/);
+  assert.match(bad.stderr, /invalid value for raw_env \(--env\): "NOVALUE"; allowed: KEY=VALUE/);
   const missing = await runCli(['--chdir', 'no/such/dir', APP], { cwd: dir });
   assert.is(missing.code, 2);
   assert.match(missing.stderr, /invalid value for chdir \(--chdir\): "no\/such\/dir"; allowed: an existing directory/);

@@ -72,8 +72,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
       throw new ConfigError(`option ${token.rawName} takes no value (got "${token.value}")`);
     }
     const value = token.value ?? true;
-    if (flag.spec?.repeatable) raw[flag.long] = [...((raw[flag.long] as string[] | undefined) ?? []), String(value)];
-    else raw[flag.long] = value;
+    // A repeatable flag given once is its string (a list type splits it on commas, as a
+    // NARWHAL_* variable is split); given again, the values are collected into a list.
+    const before = raw[flag.long];
+    raw[flag.long] = flag.spec?.repeatable && before !== undefined ? [...[before].flat() as string[], String(value)] : value;
   }
   if (positionals.length > 1) throw new ConfigError(`expected one APP, got ${positionals.length}: ${positionals.join(' ')}`);
   const values: CliValues = {};

@@ -47,8 +47,9 @@ export interface ArbiterOptions {
 
 /** Settings a HUP cannot change in a running master (docs/operations.md says why). */
 export const KEPT_ON_HUP = ['bind', 'distribution', 'admin_bind', 'user', 'group', 'control_socket', 'reload', 'reload_extra_files'] as const;
-/** Hooks are functions: workers load them from the config file themselves. */
-const WITHOUT_HOOKS = SETTING_LIST.filter((s) => s.hook).map((s) => s.name);
+/** Hooks are functions: workers load theirs from the config file themselves. */
+const HOOKS = SETTING_LIST.filter((s) => s.hook);
+const WORKER_HOOKS = HOOKS.filter((s) => s.hook?.where === 'worker').map((s) => s.name);
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const MAX_BACKOFF_MS = 30_000;
@@ -236,9 +237,11 @@ export class Arbiter {
     child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     child.on('error', (err) => this.log.error(`Worker (pid:${worker.pid}): ${err.message}`));
     const settings = { ...this.settings };
-    for (const name of WITHOUT_HOOKS) delete (settings as Record<string, unknown>)[name];
+    for (const { name } of HOOKS) delete (settings as Record<string, unknown>)[name];
+    // Workers read the config file only for worker hooks (it may be readable by root alone).
+    const workerHooks = WORKER_HOOKS.some((name) => this.settings[name as keyof Settings]);
     worker.send({
-      t: 'boot', app: this.options.app, cwd: process.cwd(), settings, configFile: this.options.configFile ?? null,
+      t: 'boot', app: this.options.app, cwd: process.cwd(), settings, configFile: workerHooks ? this.options.configFile ?? null : null,
       age: worker.age, listeners: plans, maxRequests, heartbeatMs: this.heartbeatMs(),
     });
     return worker;
