@@ -19,11 +19,13 @@ export type ListenerPlan = Bound & (
 
 export interface BootMessage {
   t: 'boot';
-  /** The worker's number, in start order (its `cluster.worker.id`). */
-  id: number;
   app: string;
   cwd: string;
+  /** Without the hooks: the worker loads them from configFile (functions do not cross IPC). */
   settings: Settings;
+  configFile: string | null;
+  /** Spawn order, for the hooks' worker.age. */
+  age: number;
   listeners: ListenerPlan[];
   /** This worker's own max-requests, jitter included (0 = unlimited). */
   maxRequests: number;

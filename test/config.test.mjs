@@ -37,7 +37,7 @@ test('an unknown flag is one line and exit 2', async () => {
 test('a bad value names the setting, the value and what is allowed; exit 2', async () => {
   for (const [args, re] of [
     [['-w', 'many'], /workers.*"many".*allowed: a positive integer/],
-    [['--timeout=-3'], /timeout \(--timeout\): -3; allowed: a number of seconds/],
+    [['--timeout=-3'], /timeout \(--timeout\): "-3"; allowed: a number of seconds/],
     [['-b', 'localhost'], /bind.*"localhost".*allowed: HOST:PORT/],
     [['--max-requests', '1.5'], /max_requests.*1\.5.*allowed: an integer/],
   ]) {

@@ -89,6 +89,9 @@ export class Instrumented {
   onRequest: (count: number) => void = () => {};
   /** --sticky: told of each request and upgrade the app gets (engine-io-sessions.ts). */
   sessions: { request(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: net.Socket): void } | null = null;
+  /** hooks: preRequest before the app, postRequest when the response is done (worker/hooks.ts). */
+  preRequest: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  postRequest: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
 
   constructor(
     readonly server: net.Server,
@@ -227,6 +230,8 @@ export class Instrumented {
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
     this.onRequest(++this.counters.requests);
     this.sessions?.request(req, res);
+    this.preRequest?.(req, res);
+    if (this.postRequest) res.once('close', () => this.postRequest?.(req, res));
     // A listener's synchronous throw fails its request with a 500, not the worker.
     try {
       return emit.call(this.server, event, req, res);

@@ -1,6 +1,7 @@
 // A worker process: adopts the server the app listens on (or serves what it exports), feeds it
 // the connections the master planned for it, beats its heart, and stops gracefully when the
 // master says so, on TERM, or when it has served max-requests.
+import { ConfigError } from '../config/load';
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
 import { loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
@@ -11,6 +12,7 @@ import { ConnectionFeed } from './deliver';
 import { EngineIoSessions } from './engine-io-sessions';
 import { presentAsClusterWorker } from './cluster-worker';
 import { startHeartbeat } from './heartbeat';
+import { WorkerHooks } from './hooks';
 import { Instrumented, failRequest, newCounters } from './instrument';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
 import { MasterLink } from './master-link';
@@ -57,7 +59,10 @@ export async function runWorker(): Promise<void> {
     // A master that does not answer (an older one, a busy one) does not keep the worker up.
     setTimeout(() => void shutdown?.stop(false), STOPPING_ANSWER_MS).unref();
   });
-  for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, () => process.exit(0));
+  // INT/QUIT (quick) and ABRT: exit; once the hooks are loaded, after workerInt/workerAbort.
+  let quick = (_hook: 'workerInt' | 'workerAbort', code: number): void => process.exit(code);
+  for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, () => quick('workerInt', 0));
+  process.on('SIGABRT', () => quick('workerAbort', 1));
   // HUP, USR1, USR2 and WINCH are the master's; a worker must not die of them.
   for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
 
@@ -71,7 +76,7 @@ export async function runWorker(): Promise<void> {
   // --timeout is a hung worker too.
   const counters = newCounters();
   startHeartbeat(boot.heartbeatMs, counters, send);
-  const log = new Logger(boot.settings.log_level, boot.settings.error_logfile);
+  const log = new Logger(boot.settings.log_level, boot.settings.error_logfile, boot.settings.log_format);
   const master = new MasterLink(send);
 
   // Installed before the app loads, so that its listen() calls are adopted, never bound.
@@ -88,11 +93,14 @@ export async function runWorker(): Promise<void> {
     },
   });
   adoption.install();
-  presentAsClusterWorker(boot.id);
+  presentAsClusterWorker(boot.age);
 
   let app: LoadedApp;
+  let hooks: WorkerHooks;
   let tlsFiles;
   try {
+    // hooks: the worker's own, from the config file the master read (functions do not cross IPC).
+    hooks = await WorkerHooks.load(boot.configFile, { pid: process.pid, age: boot.age, settings: boot.settings, log }, log);
     // Read once per worker: HUP replaces the workers, so a renewed certificate is picked up.
     tlsFiles = loadTls(boot.settings, boot.cwd);
     app = await loadApp(boot.app, boot.cwd, {
@@ -114,14 +122,22 @@ export async function runWorker(): Promise<void> {
       throw new AppLoadError('the app\'s server terminates TLS itself (an https or tls server) and narwhal has certfile/keyfile set: drop one of the two');
     }
   } catch (err) {
-    return bootFailed(err instanceof AppLoadError ? err.message : (err as Error)?.stack ?? String(err));
+    return bootFailed(err instanceof AppLoadError || err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err));
   }
+  await hooks.run('postWorkerInit');
+  quick = (hook, code) => {
+    quick = (_h, c) => process.exit(c);
+    setTimeout(() => process.exit(code), 1000).unref();
+    void hooks.run(hook).then(() => hooks.run('workerExit')).then(() => process.exit(code));
+  };
 
   const access = boot.settings.access_logfile ? new AccessLog(boot.settings.access_logfile, boot.settings.access_logformat) : null;
   // USR1 (passed on by the master): reopen the log files logrotate has moved away.
   process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); });
   const http = new Instrumented(app.server, boot.settings, counters, log, access);
   if (boot.settings.sticky) http.sessions = new EngineIoSessions(send);
+  http.preRequest = hooks.requestHook('preRequest');
+  http.postRequest = hooks.requestHook('postRequest');
   if (app.upgrade) app.server.on('upgrade', app.upgrade);
   let retiring = false;
   if (boot.maxRequests > 0) {
@@ -141,6 +157,7 @@ export async function runWorker(): Promise<void> {
     signals,
     servers: () => adoption.servers(),
     closeApp: app.close,
+    exiting: () => hooks.run('workerExit'),
     onError: (stage, err) => log.error(`The app's shutdown code (${stage}) failed: ${(err as Error)?.stack ?? String(err)}`),
   });
 

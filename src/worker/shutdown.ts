@@ -71,6 +71,8 @@ export interface ShutdownParts {
   /** The app's `close` export or the close of the shape it exported (Fastify). */
   closeApp?: () => Promise<void>;
   onError(stage: string, err: unknown): void;
+  /** Last, just before the exit (the workerExit hook). */
+  exiting?: () => Promise<void>;
 }
 
 export class WorkerShutdown {
@@ -94,6 +96,7 @@ export class WorkerShutdown {
     await p.drainAll();
     // 'close' callbacks of the servers run on the next tick after their last connection.
     await new Promise((resolve) => setImmediate(resolve));
+    await p.exiting?.();
     process.exit(0);
   }
 
