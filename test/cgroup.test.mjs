@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runnable } from './helpers/needs.mjs';
 import { CLI, cgroupV1, cgroupV2, cleanEnv, cleanup, printConfig, tree } from './helpers/container.mjs';
 
 const CPUS = availableParallelism();
@@ -101,10 +102,9 @@ test('heap: --worker-heap-mb and --max-old-space-size in NODE_OPTIONS win', () =
 
 test('a real cgroup v1 quota, read through /proc/self/cgroup, the tightest level winning (root, v1 hosts only)', () => {
   const cpu = '/sys/fs/cgroup/cpu';
-  if (process.getuid?.() !== 0 || !existsSync(`${cpu}/cpu.cfs_quota_us`)) {
-    console.log('  (skipped: needs root and a cgroup v1 cpu hierarchy)');
-    return;
-  }
+  if (!runnable(import.meta.url, 'real cgroup v1 quota', { root: true })) return;
+  // Not a setup fault: a host with cgroup v2 only has no v1 hierarchy to test.
+  if (!existsSync(`${cpu}/cpu.cfs_quota_us`)) return void console.log('\n  SKIP cgroup.test.mjs › real cgroup v1 quota: this host has no cgroup v1 cpu hierarchy');
   const parent = `${cpu}/narwhal-test-${process.pid}`;
   const child = `${parent}/inner`;
   try {

@@ -37,7 +37,7 @@ test('an unknown flag is one line and exit 2', async () => {
 test('a bad value names the setting, the value and what is allowed; exit 2', async () => {
   for (const [args, re] of [
     [['-w', 'many'], /workers.*"many".*allowed: a positive integer/],
-    [['--timeout=-3'], /timeout \(--timeout\): -3; allowed: a number of seconds/],
+    [['--timeout=-3'], /timeout \(--timeout\): "-3"; allowed: a number of seconds/],
     [['-b', 'localhost'], /bind.*"localhost".*allowed: HOST:PORT/],
     [['--max-requests', '1.5'], /max_requests.*1\.5.*allowed: an integer/],
   ]) {
@@ -121,7 +121,7 @@ test('--check-config loads the app: 0 when it is fine, 1 with the reason when no
   assert.match(broken.stderr, /database unreachable/);
   const notApp = await runCli(['--check-config', join(FIXTURES, 'not-an-app.js')]);
   assert.is(notApp.code, 1);
-  assert.match(notApp.stderr, /not-an-app\.js.*export "default".*an object with keys \[port, name\]/);
+  assert.match(notApp.stderr, /not-an-app\.js: found module\.exports \(or the default export\): an object with keys \[port, name\], and the app has not called listen\(\)/);
 });
 
 test('reuseport is refused where Node has no listen({ reusePort }) (before Node 22.12)', async () => {

@@ -40,7 +40,7 @@ test('a worker TERMed from outside: its idle keep-alive connection still gets an
   const conn = keepAlive(s.port);
   const first = await conn.ask();
   process.kill(first.pid, 'SIGTERM');
-  await s.waitForLog(new RegExp(`\\[INFO\\] Worker \\(pid:${first.pid}\\) got TERM from outside`));
+  await s.waitForLog(new RegExp(`\\[INFO\\] Worker \\(pid:${first.pid}\\) is stopping: it received TERM from outside`));
   // The connection was idle when the TERM came: its next request is answered, with Connection: close.
   const second = await conn.ask();
   assert.is(second.status, 200);
@@ -95,13 +95,10 @@ test('/metrics counts every request answered before the scrape (asked at scrape 
 });
 
 test('a pool below its target longer than --degraded-after: WARNING again and again, narwhal_pool_degraded, /readyz 200 with a degraded detail', async () => {
-  // Every worker after the first dies at boot: the port it binds is the first one's.
-  const blocker = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => blocker.once('listening', r));
-  const port = blocker.address().port;
-  blocker.close();
+  // Every worker after the first dies soon after it boots: the lock the first one holds is taken.
   const dir = tempApp({
-    'app.js': `require('net').createServer().listen(${port}, '127.0.0.1').on('error', () => setTimeout(() => process.exit(1), 100));
+    'app.js': `const fs = require('fs');
+try { fs.writeFileSync(__dirname + '/lock', String(process.pid), { flag: 'wx' }); } catch { setTimeout(() => process.exit(1), 100); }
 module.exports = (req, res) => res.end('pid=' + process.pid + '\\n');`,
   });
   const s = await startWithAdmin(['-w', '2', '--degraded-after', '1', 'app.js'], { cwd: dir });

@@ -6,15 +6,15 @@
 // bad certificate or a lone --certfile is refused before any worker starts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import https from 'node:https';
 import { Duplex } from 'node:stream';
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { FIXTURES, killAll, rawExchange, runCli, sleep, startServer, tempApp } from './helpers/server.mjs';
+import { makeCertificate } from './helpers/certs.mjs';
 
 const PID_APP = join(FIXTURES, 'pid.js');
 const ECHO = join(FIXTURES, 'echo.js');
@@ -25,16 +25,7 @@ const dir = tempApp({
   'garbage.pem': 'this is not a certificate\n',
   'fetch-proto.mjs': 'export default { fetch: (request) => new Response(`${new URL(request.url).protocol} pid=${process.pid}`) };\n',
 });
-/** A self-signed certificate for 127.0.0.1 (and a second key that is not its key). */
-function openssl(args) {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30000 });
-}
-openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2',
-  '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-openssl(['genrsa', '-out', 'other-key.pem', '2048']);
-const CERT = join(dir, 'cert.pem');
-const KEY = join(dir, 'key.pem');
-const ca = readFileSync(CERT);
+const { cert: CERT, key: KEY, ca } = makeCertificate(dir);
 const FINGERPRINT = new X509Certificate(ca).fingerprint256;
 const TLS_ARGS = ['--certfile', CERT, '--keyfile', KEY];
 

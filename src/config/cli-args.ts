@@ -1,7 +1,11 @@
-// The command line, generated from the settings registry with cac.
-import { cac } from 'cac';
-import { SETTING_LIST, type SettingName } from './settings';
+// The command line, generated from the settings registry and read with node:util's parseArgs:
+// values arrive as the user typed them (a umask of 0022 stays "0022"), and a mistake is
+// reported in the user's own spelling, with the nearest valid flag suggested.
+import { parseArgs as parseArgv } from 'node:util';
+import { closest, distance } from 'fastest-levenshtein';
+import { SETTING_LIST, type SettingName, type SettingSpec } from './settings';
 import { ConfigError, type CliValues } from './load';
+import { helpText } from './help';
 
 export interface ParsedArgs {
   values: CliValues;
@@ -10,69 +14,74 @@ export interface ParsedArgs {
   helpText: () => string;
 }
 
-const camel = (flag: string) => flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+interface Flag {
+  long: string;
+  short?: string;
+  takesValue: boolean;
+  spec?: SettingSpec<unknown>;
+}
+
+/** '-w, --workers <n>' -> { long: 'workers', short: 'w', takesValue: true }. */
+function readFlag(spec: SettingSpec<unknown>): Flag | null {
+  const m = /^(?:-([a-zA-Z]), )?--([a-z0-9-]+)( <[^>]+>)?$/.exec(spec.flag ?? '');
+  return m ? { long: m[2]!, short: m[1], takesValue: Boolean(m[3]), spec } : null;
+}
+
+export const FLAGS: readonly Flag[] = [
+  ...SETTING_LIST.map(readFlag).filter((f): f is Flag => f !== null),
+  { long: 'version', short: 'v', takesValue: false },
+  { long: 'help', short: 'h', takesValue: false },
+];
+
+/** The valid flag nearest to what the user typed, if it is near enough to be a typo. */
+export function suggestFlag(typed: string): string | null {
+  const name = typed.replace(/^-+/, '').toLowerCase();
+  if (name.length < 2) return null;
+  const longs = FLAGS.map((f) => f.long);
+  const best = closest(name, longs);
+  const prefix = longs.find((l) => l.startsWith(name));
+  if (distance(name, best) <= Math.max(2, Math.floor(name.length / 3))) return `--${best}`;
+  return prefix ? `--${prefix}` : null;
+}
 
 export function parseArgs(argv: string[]): ParsedArgs {
-  const cli = cac('narwhal');
-  cli.usage('[options] APP\n\n  APP is path/to/file[:export] or path/to/file:factory()');
-  const command = cli.command('[app]', 'Serve APP with a supervised pool of worker processes');
-  for (const spec of SETTING_LIST) {
-    if (!spec.flag) continue;
-    const defaultText = spec.defaultText ?? (typeof spec.default === 'function' ? '' : String(spec.default ?? ''));
-    const shown = defaultText && !spec.flag.includes('<') ? '' : defaultText ? ` (default: ${defaultText})` : '';
-    command.option(spec.flag, `${spec.help}${shown}`);
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const f of FLAGS) {
+    options[f.long] = { type: f.takesValue ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}), ...(f.spec?.repeatable ? { multiple: true } : {}) };
   }
-  command.option('-v, --version', 'Print the narwhal and Node.js versions');
-  command.option('-h, --help', 'Display this message');
-
-  let parsed: ReturnType<typeof cli.parse>;
-  try {
-    // "-" as a value (stdout, stderr) would read as a flag: `--access-logfile -` -> `--access-logfile=-`.
-    const joined: string[] = [];
-    for (const a of argv) {
-      const prev = joined[joined.length - 1];
-      if (a === '-' && prev !== undefined && /^--[a-z-]+$/.test(prev)) joined[joined.length - 1] = `${prev}=-`;
-      else joined.push(a);
+  // Not strict: unknown options and missing values are reported here, in narwhal's words.
+  const { tokens } = parseArgv({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const byLong = new Map(FLAGS.map((f) => [f.long, f]));
+  const raw: Record<string, string | string[] | boolean> = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+      continue;
     }
-    parsed = cli.parse(['node', 'narwhal', ...joined], { run: false });
-    (command as unknown as { checkUnknownOptions(): void }).checkUnknownOptions();
-    (command as unknown as { checkOptionValue(): void }).checkOptionValue();
-  } catch (err) {
-    throw new ConfigError((err as Error).message.replace(/`/g, ''));
-  }
-  const { options } = parsed;
-  const args = [...parsed.args];
-  // cac hands mri camelCased names for boolean flags, so `--check-config app.js` arrives as
-  // checkConfig = "app.js": give such a value back to the positional arguments.
-  for (const spec of SETTING_LIST) {
-    const flag = spec.flag;
-    if (!flag || flag.includes('<')) continue;
-    const key = camel(flag.match(/--[a-z0-9-]+/)![0]);
-    if (typeof options[key] === 'string' || typeof options[key] === 'number') {
-      args.unshift(String(options[key]));
-      options[key] = true;
+    if (token.kind !== 'option') continue;
+    const flag = byLong.get(token.name);
+    if (!flag) {
+      const hint = token.rawName.startsWith('--') ? suggestFlag(token.rawName) : null;
+      throw new ConfigError(`unknown option ${token.rawName}${hint ? `; did you mean ${hint}?` : ''} (see narwhal --help)`);
     }
+    if (flag.takesValue && token.value === undefined) {
+      throw new ConfigError(`option ${token.rawName} needs a value: ${flag.spec?.flag ?? token.rawName}`);
+    }
+    if (!flag.takesValue && token.value !== undefined) {
+      throw new ConfigError(`option ${token.rawName} takes no value (got "${token.value}")`);
+    }
+    const value = token.value ?? true;
+    // A repeatable flag given once is its string (a list type splits it on commas, as a
+    // NARWHAL_* variable is split); given again, the values are collected into a list.
+    const before = raw[flag.long];
+    raw[flag.long] = flag.spec?.repeatable && before !== undefined ? [...[before].flat() as string[], String(value)] : value;
   }
-  if (args.length > 1) throw new ConfigError(`expected one APP, got ${args.length}: ${args.join(' ')}`);
+  if (positionals.length > 1) throw new ConfigError(`expected one APP, got ${positionals.length}: ${positionals.join(' ')}`);
   const values: CliValues = {};
-  for (const spec of SETTING_LIST) {
-    const flag = spec.flag?.match(/--([a-z0-9-]+)/)?.[0];
-    if (!flag) continue;
-    const value = options[camel(flag)];
-    if (value !== undefined) values[spec.name as SettingName] = value;
+  for (const f of FLAGS) {
+    if (f.spec && raw[f.long] !== undefined) values[f.spec.name as SettingName] = raw[f.long];
   }
-  if (args[0] !== undefined) values.app = String(args[0]);
-  return {
-    values,
-    help: Boolean(options.help),
-    version: Boolean(options.version),
-    helpText: () => {
-      // cac only prints its help; capture it so the caller decides where it goes.
-      const lines: string[] = [];
-      const info = console.info;
-      console.info = (s: string) => { lines.push(s); };
-      try { cli.outputHelp(); } finally { console.info = info; }
-      return `${lines.join('\n')}\n`;
-    },
-  };
+  if (positionals[0] !== undefined) values.app = positionals[0];
+  return { values, help: Boolean(raw.help), version: Boolean(raw.version), helpText };
 }

@@ -2,6 +2,7 @@
 // defaults < config file < environment (NARWHAL_*) < command line.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { resolve, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -19,9 +20,9 @@ export const DEFAULT_CONFIG_FILES = ['narwhal.config.js', 'narwhal.config.mjs', 
 /** Raw values from the command line, keyed by setting name (flags not given are absent). */
 export type CliValues = Partial<Record<SettingName, unknown>>;
 
-function parseValue<T>(spec: SettingSpec<T>, raw: unknown, source: string): T {
+function parseValue<T>(spec: SettingSpec<T>, raw: unknown, source: string, cwd: string): T {
   try {
-    return spec.type.parse(raw);
+    return spec.type.parse(raw, cwd);
   } catch (err) {
     if (!(err instanceof InvalidValue)) throw err;
     const shown = typeof raw === 'string' ? JSON.stringify(raw) : JSON.stringify(raw) ?? String(raw);
@@ -29,9 +30,12 @@ function parseValue<T>(spec: SettingSpec<T>, raw: unknown, source: string): T {
   }
 }
 
-function settingKey(key: string): SettingName | undefined {
+/** A config file key as a setting: snake_case, camelCase or kebab-case (hooks: on_starting too). */
+export function settingKey(key: string): SettingName | undefined {
   const snake = key.replace(/-/g, '_').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  return snake in SETTINGS ? (snake as SettingName) : undefined;
+  const camel = snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (const name of [snake, camel]) if (name in SETTINGS) return name as SettingName;
+  return undefined;
 }
 
 export function findConfigFile(cli: CliValues, env: NodeJS.ProcessEnv, cwd: string): string | null {
@@ -48,13 +52,20 @@ export function findConfigFile(cli: CliValues, env: NodeJS.ProcessEnv, cwd: stri
   return null;
 }
 
+/** How many times each config file was read: a HUP must evaluate the file again, not its cached module. */
+const reads = new Map<string, number>();
+
 export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   let data: unknown;
   try {
     if (extname(path) === '.json') {
       data = JSON.parse(await readFile(path, 'utf8'));
     } else {
-      const mod = await import(pathToFileURL(path).href);
+      // import() caches by URL (a new query string loads the file again) and CommonJS by path.
+      const n = (reads.get(path) ?? 0) + 1;
+      reads.set(path, n);
+      delete createRequire(path).cache[path];
+      const mod = await import(`${pathToFileURL(path).href}${n > 1 ? `?reload=${n}` : ''}`);
       data = mod.default ?? mod;
       if (typeof data === 'function') data = await (data as () => unknown)();
     }
@@ -101,9 +112,9 @@ export async function resolveSettings(cli: CliValues, env: NodeJS.ProcessEnv, cw
         throw new ConfigError(`invalid default for ${name} from the environment: ${err.allowed}`);
       }
     }
-    if (name in fileValues) [value, source] = [parseValue(spec, fileValues[name], `in ${configFile}`), 'file'];
-    if (env[envName] !== undefined && env[envName] !== '') [value, source] = [parseValue(spec, env[envName], envName), 'env'];
-    if (cli[name] !== undefined) [value, source] = [parseValue(spec, cli[name], longFlag(spec) ?? name), 'cli'];
+    if (name in fileValues) [value, source] = [parseValue(spec, fileValues[name], `in ${configFile}`, cwd), 'file'];
+    if (!spec.fileOnly && env[envName] !== undefined && env[envName] !== '') [value, source] = [parseValue(spec, env[envName], envName, cwd), 'env'];
+    if (cli[name] !== undefined) [value, source] = [parseValue(spec, cli[name], longFlag(spec) ?? name, cwd), 'cli'];
     settings[name] = value;
     sources[name] = source;
   }

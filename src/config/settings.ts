@@ -2,18 +2,23 @@
 // environment variable, type, default and one line of help. The CLI, config files,
 // environment variables, --print-config and the README's settings table all read this table.
 import {
-  InvalidValue, type ValueType, bindAddress, boolean, byteSize, integer, listOf, oneOf, optionalText,
-  seconds, text, workerCount,
+  InvalidValue, type ValueType, bindAddress, boolean, byteSize, envPairs, existingDirectory, existingPaths,
+  hookFunction, integer, listOf, oneOf, optionalText, seconds, text, umask, workerCount, type HookFunction,
 } from './types';
+
+export type { HookFunction } from './types';
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access';
 import { isAllowEntry } from '../http/forwarded';
 
-export type Section = 'app' | 'server' | 'workers' | 'lifecycle' | 'admin' | 'logging' | 'process';
+export type Section = 'app' | 'server' | 'workers' | 'lifecycle' | 'admin' | 'logging' | 'process' | 'development' | 'hooks';
 
 export interface SettingSpec<T> {
-  /** snake_case: the key in config files and the name --print-config prints. */
+  /**
+   * snake_case (hooks: camelCase, as the functions are written): the key in config files and
+   * the name --print-config prints.
+   */
   readonly name: string;
-  /** cac flag spec, e.g. '-w, --workers <n>'; absent for settings without a flag. */
+  /** Flag spec, e.g. '-w, --workers <n>'; absent for settings without a flag. */
   readonly flag?: string;
   readonly type: ValueType<T>;
   /** The default; a function when it depends on the environment (PORT, WEB_CONCURRENCY). */
@@ -23,6 +28,12 @@ export interface SettingSpec<T> {
   readonly help: string;
   /** Actions and file selectors make no sense inside a config file. */
   readonly notInFile?: boolean;
+  /** Server hooks are functions: a config file is their only source (no flag, no env var). */
+  readonly fileOnly?: boolean;
+  /** The flag may be given more than once; the values are collected into a list. */
+  readonly repeatable?: boolean;
+  /** For server hooks: the process the hook runs in and its arguments. */
+  readonly hook?: { readonly where: 'master' | 'worker'; readonly args: string };
 }
 
 const optionalBind: ValueType<string | null> = {
@@ -60,10 +71,20 @@ function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
   return spec;
 }
 
+/** A server hook (Gunicorn's, camelCased): a function in the config file, run in `where`. */
+function hook(name: string, where: 'master' | 'worker', args: string, when: string): SettingSpec<HookFunction | null> {
+  return {
+    name, type: hookFunction, default: null, section: 'hooks', fileOnly: true, hook: { where, args },
+    help: `${name}(${args}), in the ${where}: ${when}`,
+  };
+}
+
 export const DISTRIBUTION_MODES = ['round-robin', 'shared', 'reuseport'] as const;
 export type DistributionMode = (typeof DISTRIBUTION_MODES)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export const SETTINGS = {
   app: setting({
@@ -80,7 +101,8 @@ export const SETTINGS = {
     name: 'bind', flag: '-b, --bind <address>', type: listOf(bindAddress),
     default: (env) => [env.PORT ? `0.0.0.0:${env.PORT}` : '127.0.0.1:8000'],
     defaultText: '127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set', section: 'server',
-    help: 'Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N; repeatable',
+    help: 'Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N; repeatable. Ignored under systemd socket activation (LISTEN_FDS)',
+    repeatable: true,
   }),
   backlog: setting({
     name: 'backlog', flag: '--backlog <n>', type: integer(1, 65535), default: 2048, section: 'server',
@@ -90,6 +112,10 @@ export const SETTINGS = {
     name: 'distribution', flag: '--distribution <mode>', type: oneOf(DISTRIBUTION_MODES),
     default: 'round-robin' as DistributionMode, section: 'server',
     help: 'How connections reach workers: round-robin (via the master), shared (one socket), reuseport (one socket per worker)',
+  }),
+  sticky: setting({
+    name: 'sticky', flag: '--sticky', type: boolean, default: false, section: 'server',
+    help: 'Route every request of a Socket.IO (Engine.IO) session to the worker that owns it: the master reads the request line of each new connection (round-robin only; with TLS in the workers, by client address)',
   }),
   keep_alive: setting({
     name: 'keep_alive', flag: '--keep-alive <seconds>', type: seconds(0), default: 5, section: 'server',
@@ -120,7 +146,7 @@ export const SETTINGS = {
   }),
   forwarded_allow_ips: setting({
     name: 'forwarded_allow_ips', flag: '--forwarded-allow-ips <ips>', type: listOf(allowEntry),
-    default: ['*'], section: 'server',
+    default: ['*'], section: 'server', repeatable: true,
     help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded, which are removed from requests of other peers (default *: passed through, as plain Node does; list your proxies to stop spoofing); with proxy_protocol also the peers whose PROXY preamble is accepted (Gunicorn\'s proxy_allow_ips). Unix-socket peers are trusted',
   }),
   proxy_protocol: setting({
@@ -179,6 +205,11 @@ export const SETTINGS = {
     name: 'admin_bind', flag: '--admin-bind <address>', type: optionalBind, default: null, section: 'admin',
     help: 'HOST:PORT for /healthz, /readyz and /metrics, served by the master (off unless set)',
   }),
+  control_socket: setting({
+    name: 'control_socket', flag: '--control-socket <path>', type: optionalText('a file path for a unix socket'),
+    default: null, section: 'admin',
+    help: 'Unix socket (mode 0600) on which the master takes `narwhal ctl` commands: status, reload, scale, reopen-logs, stop (off unless set; never TCP)',
+  }),
   pid: setting({
     name: 'pid', flag: '-p, --pid <file>', type: optionalText('a file path'), default: null, section: 'process',
     help: 'Write the master PID to this file',
@@ -190,6 +221,18 @@ export const SETTINGS = {
   group: setting({
     name: 'group', flag: '-g, --group <group>', type: optionalText('a group name or numeric gid'), default: null,
     section: 'process', help: 'Run workers as this group (default: the user\'s group, or the master\'s own)',
+  }),
+  raw_env: setting({
+    name: 'raw_env', flag: '-e, --env <KEY=VALUE>', type: envPairs, default: {}, section: 'process', repeatable: true,
+    help: "An environment variable for the app, set in every worker before the app loads; repeatable (Gunicorn's raw_env)",
+  }),
+  chdir: setting({
+    name: 'chdir', flag: '--chdir <dir>', type: existingDirectory, default: null, defaultText: 'the working directory',
+    section: 'process', help: 'Change to this directory before the app loads (the config file is still found from where narwhal started)',
+  }),
+  umask: setting({
+    name: 'umask', flag: '--umask <mode>', type: umask, default: null, defaultText: 'inherited', section: 'process',
+    help: 'File mode creation mask (octal, e.g. 027) of the master and workers, set before anything binds or the app loads: it applies to unix sockets and the files the app creates',
   }),
   proc_name: setting({
     name: 'proc_name', flag: '-n, --name <name>', type: optionalText('a process name'), default: null,
@@ -212,6 +255,20 @@ export const SETTINGS = {
     name: 'log_level', flag: '--log-level <level>', type: oneOf(LOG_LEVELS), default: 'info' as LogLevel,
     section: 'logging', help: 'Error log verbosity',
   }),
+  log_format: setting({
+    name: 'log_format', flag: '--log-format <format>', type: oneOf(LOG_FORMATS), default: 'text' as LogFormat,
+    section: 'logging',
+    help: "Error log lines of the master and workers: text (Gunicorn's format) or json (one object per line: time, level, pid, message and fields such as worker or signal)",
+  }),
+  reload: setting({
+    name: 'reload', flag: '--reload', type: boolean, default: false, section: 'development',
+    help: "Development: replace the workers one at a time (as HUP) when a source file under the app's directory changes (.js .mjs .cjs .ts .json …; node_modules and dot-directories ignored)",
+  }),
+  reload_extra_files: setting({
+    name: 'reload_extra_files', flag: '--reload-extra-file <path>', type: existingPaths, default: [] as string[],
+    section: 'development', repeatable: true,
+    help: 'With reload: also watch this file, or every file under this directory (templates, data); repeatable',
+  }),
   check_config: setting({
     name: 'check_config', flag: '--check-config', type: boolean, default: false, section: 'process',
     notInFile: true, help: 'Validate the settings, load the app once, and exit (0 if fine, 1 if not)',
@@ -220,6 +277,24 @@ export const SETTINGS = {
     name: 'print_config', flag: '--print-config', type: boolean, default: false, section: 'process',
     notInFile: true, help: 'Print the resolved settings, one "name = value" per line, and exit',
   }),
+  // Server hooks (docs/operations.md). Master hooks get `server` (pid, settings, log, target,
+  // workers()); worker hooks get `worker` (pid, age, settings, log), loaded in each worker from
+  // the same config file.
+  onStarting: hook('onStarting', 'master', 'server', 'before the master binds its sockets (awaited)'),
+  onReload: hook('onReload', 'master', 'server', 'on HUP (or --reload, narwhal ctl reload), with the new settings, before the workers are replaced'),
+  whenReady: hook('whenReady', 'master', 'server', 'once, when the whole first pool of workers is ready to serve'),
+  preFork: hook('preFork', 'master', 'server, worker', 'before a worker process is started (worker.pid is not known yet)'),
+  postFork: hook('postFork', 'master', 'server, worker', 'just after a worker process is started'),
+  postWorkerInit: hook('postWorkerInit', 'worker', 'worker', 'after the app is loaded, before the worker takes connections (awaited)'),
+  workerInt: hook('workerInt', 'worker', 'worker', 'on INT or QUIT (quick shutdown), before the worker exits'),
+  workerAbort: hook('workerAbort', 'worker', 'worker', 'on SIGABRT, before the worker exits'),
+  preRequest: hook('preRequest', 'worker', 'worker, req, res', 'before the app handles a request'),
+  postRequest: hook('postRequest', 'worker', 'worker, req, res', 'after the response has been sent (or the connection closed)'),
+  childExit: hook('childExit', 'master', 'server, worker', 'after a worker process has exited'),
+  workerExit: hook('workerExit', 'worker', 'worker', 'as the worker exits, after its requests are drained (awaited, within graceful_timeout)'),
+  nworkersChanged: hook('nworkersChanged', 'master', 'server, newValue, oldValue', 'when the pool target changes (TTIN, TTOU, scale, HUP; at start with oldValue null)'),
+  onExit: hook('onExit', 'master', 'server', 'just before the master exits (awaited, within graceful_timeout)'),
+  preExec: hook('preExec', 'master', 'server', 'on USR2, before the new master is started'),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -231,6 +306,9 @@ export const SETTING_LIST: readonly SettingSpec<unknown>[] = Object.values(SETTI
 export function envVarName(name: string): string {
   return `NARWHAL_${name.toUpperCase()}`;
 }
+
+/** The names of the server hooks, in the order they are declared. */
+export const HOOK_NAMES = SETTING_LIST.filter((s) => s.section === 'hooks').map((s) => s.name);
 
 /** The long flag of a setting, e.g. '--graceful-timeout'. */
 export function longFlag(spec: SettingSpec<unknown>): string | undefined {

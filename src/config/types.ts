@@ -1,3 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 // Value types of settings: each parses a raw value (from a flag, an env var or a config
 // file, so a string or an already-typed value) and says in words what it allows, so every
 // refusal names the setting, the value and what is allowed.
@@ -11,7 +14,8 @@ export class InvalidValue extends Error {
 export interface ValueType<T> {
   /** What the setting accepts, for error messages and the settings table. */
   readonly allowed: string;
-  parse(raw: unknown): T;
+  /** `cwd`: what relative paths are relative to (the directory narwhal was started in). */
+  parse(raw: unknown, cwd?: string): T;
   /** How the value is shown by --print-config and in the docs. */
   format(value: T): string;
 }
@@ -157,4 +161,83 @@ export const bindAddress: ValueType<string> = {
     return s;
   },
   format: (v) => v,
+};
+
+/** A server hook: any function, sync or async; the arguments are the hook's (see settings.ts). */
+export type HookFunction = (...args: never[]) => unknown;
+
+export const hookFunction: ValueType<HookFunction | null> = {
+  allowed: 'a function, in a .js, .mjs or .cjs config file',
+  parse(raw) {
+    if (raw === null || raw === undefined) return null;
+    if (typeof raw !== 'function') throw new InvalidValue(this.allowed);
+    return raw as HookFunction;
+  },
+  format: (v) => (v ? `function ${v.name || '(anonymous)'}` : ''),
+};
+
+/**
+ * Environment variables for the app (Gunicorn's raw_env): KEY=VALUE strings from repeated -e
+ * flags, a list or an object in a config file, or newline-separated pairs in NARWHAL_RAW_ENV
+ * (values may hold commas, so commas do not separate them).
+ */
+export const envPairs: ValueType<Record<string, string>> = {
+  allowed: 'KEY=VALUE (KEY: letters, digits and _, not starting with a digit)',
+  parse(raw) {
+    const out: Record<string, string> = {};
+    const items = raw && typeof raw === 'object' && !Array.isArray(raw)
+      ? Object.entries(raw).map(([key, value]) => `${key}=${value}`)
+      : Array.isArray(raw) ? raw.map(String) : String(raw ?? '').split('\n').filter((l) => l.trim() !== '');
+    for (const item of items) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(item);
+      if (!m) throw new InvalidValue(this.allowed);
+      out[m[1]!] = m[2]!;
+    }
+    return out;
+  },
+  format: (v) => Object.entries(v).map(([k, val]) => `${k}=${val}`).join(' '),
+};
+
+/** A directory that exists (relative to the directory narwhal was started in). */
+export const existingDirectory: ValueType<string | null> = {
+  allowed: 'an existing directory',
+  parse(raw, cwd = process.cwd()) {
+    if (raw === null || raw === undefined || raw === '') return null;
+    if (typeof raw !== 'string') throw new InvalidValue(this.allowed);
+    const path = resolve(cwd, raw);
+    if (!existsSync(path) || !statSync(path).isDirectory()) throw new InvalidValue(this.allowed);
+    return path;
+  },
+  format: (v) => v ?? '',
+};
+
+/** Files or directories that exist, from repeated flags, a list, or a comma-separated string. */
+export const existingPaths: ValueType<string[]> = {
+  allowed: 'existing files or directories',
+  parse(raw, cwd = process.cwd()) {
+    const items = Array.isArray(raw) ? raw : String(raw ?? '').split(',');
+    return items.map((v) => String(v).trim()).filter((v) => v !== '').map((v) => {
+      const path = resolve(cwd, v);
+      if (!existsSync(path)) throw new InvalidValue(this.allowed);
+      return path;
+    });
+  },
+  format: plain,
+};
+
+/**
+ * A umask. Strings are octal, as umask(1) and systemd's UMask= write it ("027", "0o027",
+ * "0027"); a number (a JS config file's 0o027) is taken as it is.
+ */
+export const umask: ValueType<number | null> = {
+  allowed: 'an octal mode from 000 to 777, such as 022 or 0o027',
+  parse(raw) {
+    if (raw === null || raw === undefined || raw === '') return null;
+    if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw <= 0o777) return raw;
+    const m = /^\s*(?:0o)?([0-7]{1,4})\s*$/i.exec(typeof raw === 'string' ? raw : '');
+    const n = m ? parseInt(m[1]!, 8) : NaN;
+    if (!(n >= 0 && n <= 0o777)) throw new InvalidValue(this.allowed);
+    return n;
+  },
+  format: (v) => (v === null ? '' : `0${v.toString(8).padStart(3, '0')}`),
 };

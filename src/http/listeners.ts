@@ -6,23 +6,16 @@ import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
-/** libuv's stream handle as Node's net module uses it internally (tcp_wrap / pipe_wrap). */
-export interface RawServerHandle {
-  fd: number;
-  listen(backlog: number): number;
-  close(cb?: () => void): void;
-  getsockname?(out: Record<string, unknown>): number;
-  onconnection: ((status: number, client?: RawServerHandle) => void) | null;
+import { createServerHandle, type RawServerHandle, type StandInAddress } from '../platform/node-internals';
+
+export type { RawServerHandle };
+
+export class BindError extends Error {
+  /** libuv's error number, where the system refused the bind. */
+  constructor(message: string, readonly errno?: number) {
+    super(message);
+  }
 }
-
-type CreateServerHandle = (
-  address: string | null, port: number, addressType: number, fd?: number, flags?: number,
-) => RawServerHandle | number;
-
-// The same call node:cluster's primary uses to bind without accepting (lib/net.js).
-const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
-
-export class BindError extends Error {}
 
 export interface Listener {
   /** As configured: 127.0.0.1:8000, [::1]:8000, unix:/run/app.sock, fd://3. */
@@ -33,6 +26,12 @@ export interface Listener {
   readonly unixPath?: string;
   /** The URL the log shows. */
   readonly url: string;
+}
+
+/** Where a listener is, as a worker's adopted server reports it (`server.address()`). */
+export function boundAddress(l: Listener): StandInAddress {
+  if (l.tcp) return { address: l.tcp.host, family: l.tcp.family === 6 ? 'IPv6' : 'IPv4', port: l.tcp.port };
+  return { path: l.unixPath ?? l.address };
 }
 
 export interface ParsedAddress {
@@ -57,7 +56,7 @@ function fail(address: string, errno: number): never {
     EADDRINUSE: 'address already in use', EACCES: 'permission denied', EADDRNOTAVAIL: 'address not available',
     EBADF: 'not an open file descriptor', ENOENT: 'no such directory', ENOTSOCK: 'not a socket',
   };
-  throw new BindError(`cannot bind ${address}: ${why[name] ?? name} (${name})`);
+  throw new BindError(`cannot bind ${address}: ${why[name] ?? name} (${name})`, errno);
 }
 
 function removeStaleUnixSocket(path: string): void {
@@ -66,7 +65,7 @@ function removeStaleUnixSocket(path: string): void {
   } catch { /* bind reports what is wrong */ }
 }
 
-async function bindOne(address: string, inheritedFd: number | undefined): Promise<Listener> {
+export async function bindOne(address: string, inheritedFd?: number): Promise<Listener> {
   const parsed = parseAddress(address);
   if (inheritedFd !== undefined || parsed.kind === 'fd') {
     const fd = inheritedFd ?? parsed.fd;

@@ -1,6 +1,8 @@
 // The error log: Gunicorn's line format, so operators' log greps carry over:
 //   [2026-11-24 14:27:00 +0000] [4242] [INFO] Booting worker with pid: 4243
-import type { LogLevel } from '../config/settings';
+// or, with --log-format json, one JSON object per line for container log pipelines:
+//   {"time":"2026-11-24T14:27:00.123Z","level":"info","pid":4242,"message":"Booting worker with pid: 4243","worker":4243}
+import type { LogFormat, LogLevel } from '../config/settings';
 import { LogSink } from './sink';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
@@ -18,11 +20,16 @@ function timestamp(d = new Date()): string {
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tz}`;
 }
 
+/** Structured context of a line (worker pid, signal, hook name): shown only in JSON lines. */
+export type LogFields = Record<string, string | number | boolean | null>;
+
 export class Logger {
-  private readonly sink: LogSink;
+  private sink: LogSink;
+  private file: string;
 
   /** `file`: the error log, "-" for stderr. */
-  constructor(private level: LogLevel = 'info', file = '-') {
+  constructor(private level: LogLevel = 'info', file = '-', private format: LogFormat = 'text') {
+    this.file = file;
     this.sink = new LogSink(file, process.stderr);
   }
 
@@ -35,14 +42,31 @@ export class Logger {
     this.level = level;
   }
 
-  log(level: LogLevel, message: string): void {
-    if (RANK[level] < RANK[this.level]) return;
-    this.sink.write(`[${timestamp()}] [${process.pid}] [${LABEL[level]}] ${message}\n`);
+  /** HUP: the reloaded level, format and file (a new file is opened, the old one closed). */
+  configure(level: LogLevel, file: string, format: LogFormat): void {
+    [this.level, this.format] = [level, format];
+    if (file === this.file) return;
+    this.sink.close();
+    this.file = file;
+    this.sink = new LogSink(file, process.stderr);
   }
 
-  debug(message: string): void { this.log('debug', message); }
-  info(message: string): void { this.log('info', message); }
-  warning(message: string): void { this.log('warning', message); }
-  error(message: string): void { this.log('error', message); }
-  critical(message: string): void { this.log('critical', message); }
+  get json(): boolean {
+    return this.format === 'json';
+  }
+
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    if (RANK[level] < RANK[this.level]) return;
+    if (this.format === 'json') {
+      this.sink.write(`${JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, message, ...fields })}\n`);
+    } else {
+      this.sink.write(`[${timestamp()}] [${process.pid}] [${LABEL[level]}] ${message}\n`);
+    }
+  }
+
+  debug(message: string, fields?: LogFields): void { this.log('debug', message, fields); }
+  info(message: string, fields?: LogFields): void { this.log('info', message, fields); }
+  warning(message: string, fields?: LogFields): void { this.log('warning', message, fields); }
+  error(message: string, fields?: LogFields): void { this.log('error', message, fields); }
+  critical(message: string, fields?: LogFields): void { this.log('critical', message, fields); }
 }

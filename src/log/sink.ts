@@ -25,4 +25,9 @@ export class LogSink {
     this.file?.end();
     this.open();
   }
+
+  close(): void {
+    this.file?.end();
+    this.file = null;
+  }
 }

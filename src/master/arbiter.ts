@@ -5,14 +5,20 @@
 //   - manage(), run after each of those and on a timer, which compares the pool with the
 //     target and spawns, retires or kills workers until they agree.
 // Phases: booting (no worker ready yet) -> running -> stopping; a failed first boot halts.
-import type { Settings } from '../config/settings';
-import { bindAll, closeAll, type Listener } from '../http/listeners';
+import { SETTING_LIST, type Settings } from '../config/settings';
+import { bindAll, boundAddress, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
 import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../protocol';
 import { HEALTHY, degradedDetail, describePoolEvent, watchPool, type DegradedDetail, type PoolWatch } from './degraded';
-import { removePidfile, writePidfile } from './pidfile';
+import { within } from '../hooks';
+import { MasterHooks, workerView } from './hooks';
+import { movePidfile, removePidfile, writePidfile } from './pidfile';
+import { ExtraListeners } from './extra-listeners';
 import { RoundRobin } from './round-robin';
+import { SocketIoRelay, isAppMessage } from './socketio-relay';
+import { StickyRouter } from './sticky';
+import { peerMatcher } from '../http/forwarded';
 import { inheritedFd, spawnWorker } from './spawn';
 import { Upgrader } from './upgrade';
 import { MIN_HEALTHY_LIFE_MS, unplannedExit } from './worker-exit';
@@ -38,7 +44,17 @@ export interface ArbiterOptions {
   canGrow?: (workers: number) => string | null;
   /** Run once the listeners are bound, before any worker is spawned (boot log, admin server). */
   afterBind?: () => Promise<void>;
+  /** The config file, which workers read for their hooks. */
+  configFile?: string | null;
+  /** systemd readiness (NOTIFY_SOCKET): READY=1, RELOADING=1, STOPPING=1. */
+  notify?: (state: string) => void;
 }
+
+/** Settings a HUP cannot change in a running master (docs/operations.md says why). */
+export const KEPT_ON_HUP = ['bind', 'distribution', 'admin_bind', 'user', 'group', 'control_socket', 'reload', 'reload_extra_files'] as const;
+/** Hooks are functions: workers load theirs from the config file themselves. */
+const HOOKS = SETTING_LIST.filter((s) => s.hook);
+const WORKER_HOOKS = HOOKS.filter((s) => s.hook?.where === 'worker').map((s) => s.name);
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const MAX_BACKOFF_MS = 30_000;
@@ -46,7 +62,7 @@ const MAX_BACKOFF_MS = 30_000;
 export class Arbiter {
   phase: Phase = 'booting';
   settings: Settings;
-  target: number;
+  private poolTarget: number;
   listeners: Listener[] = [];
   readonly workers = new Map<number, WorkerHandle>();
   readonly restarts: Record<RestartReason, number> = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
@@ -74,26 +90,63 @@ export class Arbiter {
   private poolWatch: PoolWatch = HEALTHY;
   /** The last worker exit or failed boot nobody asked for, for the degraded detail. */
   private lastFailure: string | null = null;
+  /** The app's own extra servers, shared with the workers (extra-listeners.ts). */
+  private readonly extra: ExtraListeners;
+  /** How the workers serve the app, as they last reported it: logged when it changes. */
+  private serving = '';
+  /** --sticky: which worker owns which Socket.IO session. */
+  private readonly sticky: StickyRouter | null;
+  private readonly socketIo: SocketIoRelay;
+  private readonly hooks: MasterHooks;
+  /** whenReady has run (and READY=1 was sent); a reload is waiting for its last replacement. */
+  private announcedReady = false;
+  private reloading = false;
+  private finishing = false;
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
-    this.target = options.workers;
+    this.poolTarget = options.workers;
     this.log = options.log;
+    this.sticky = this.settings.sticky ? new StickyRouter() : null;
+    this.socketIo = new SocketIoRelay(() => this.workers.values(), (w, sid, open) => this.sticky?.learned(w, sid, open));
+    this.extra = new ExtraListeners(this.log, () => this.listeners.map((l) => this.url(l)).join(', '));
+    this.hooks = new MasterHooks(this, this.log);
+  }
+
+  /** A listener's URL as clients must use it: workers terminate TLS when certfile is set. */
+  private url(l: Listener): string {
+    return this.settings.certfile ? l.url.replace(/^http:/, 'https:') : l.url;
+  }
+
+  /** The pool size the master keeps; the nworkersChanged hook sees every change. */
+  get target(): number {
+    return this.poolTarget;
+  }
+
+  set target(n: number) {
+    const old = this.poolTarget;
+    this.poolTarget = n;
+    if (n !== old) void this.hooks.run('nworkersChanged', n, old);
   }
 
   /** Binds, boots the pool and supervises it; resolves with the exit code when the master stops. */
   async run(inherited?: Map<string, number>): Promise<number> {
+    await this.hooks.run('onStarting');
+    void this.hooks.run('nworkersChanged', this.target, null);
     this.listeners = await bindAll(this.settings.bind, inherited);
     this.log.info(`Starting narwhal ${this.options.version} (Node.js ${process.version})`);
     process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
-    // Workers terminate TLS when certfile is set: the URL says what clients must speak.
-    const scheme = (url: string) => (this.settings.certfile ? url.replace(/^http:/, 'https:') : url);
-    for (const l of this.listeners) this.log.info(`Listening at: ${scheme(l.url)} (${process.pid})`);
+    for (const l of this.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
     this.log.info(`Using distribution: ${this.settings.distribution}`);
     await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);
     if (this.settings.distribution === 'round-robin') {
-      this.roundRobin = new RoundRobin(() => this.readyWorkers(), this.log, () => this.settings);
+      const trusted = peerMatcher(this.settings.forwarded_allow_ips);
+      this.roundRobin = new RoundRobin(() => this.readyWorkers(), this.log, () => this.settings, this.sticky && {
+        router: this.sticky,
+        preamble: (peer) => this.settings.proxy_protocol && trusted(peer),
+        tls: Boolean(this.settings.certfile),
+      });
       this.roundRobin.start(this.listeners, this.settings.backlog);
     }
     for (const sig of SIGNALS) process.on(sig, () => this.handleSignal(sig));
@@ -117,7 +170,21 @@ export class Arbiter {
 
   private changed(): void {
     this.ready = [...this.workers.values()].filter((w) => w.state === 'ready' && w.child.connected);
+    this.announce();
     for (const fn of this.onChange) fn();
+  }
+
+  /** whenReady and READY=1 once the whole first pool is ready; READY=1 again when a reload is done. */
+  private announce(): void {
+    if (this.phase !== 'running' || this.ready.length < this.target || this.target === 0) return;
+    if (!this.announcedReady) {
+      this.announcedReady = true;
+      void this.hooks.run('whenReady');
+      this.options.notify?.('READY=1');
+    } else if (this.reloading && ![...this.workers.values()].some((w) => w.live && w.retireReason === 'reload')) {
+      this.reloading = false;
+      this.options.notify?.('READY=1');
+    }
   }
 
   // ---- the pool ---------------------------------------------------------------------------
@@ -171,15 +238,17 @@ export class Arbiter {
     const fds: number[] = [];
     this.listeners.forEach((l) => {
       const mode = this.settings.distribution;
-      if (mode === 'round-robin') plans.push({ kind: 'forwarded', address: l.address });
-      else if (mode === 'reuseport' && l.tcp) plans.push({ kind: 'reuseport', host: l.tcp.host, port: l.tcp.port, address: l.address });
+      const bound = { address: l.address, where: boundAddress(l), url: this.url(l) };
+      if (mode === 'round-robin') plans.push({ kind: 'forwarded', ...bound });
+      else if (mode === 'reuseport' && l.tcp) plans.push({ kind: 'reuseport', host: l.tcp.host, port: l.tcp.port, ...bound });
       else {
-        plans.push({ kind: 'inherited', fd: inheritedFd(fds.length), address: l.address });
+        plans.push({ kind: 'inherited', fd: inheritedFd(fds.length), ...bound });
         fds.push(l.handle.fd);
       }
     });
+    void this.hooks.run('preFork', Object.freeze({ pid: undefined, age: this.age + 1, state: 'booting' }));
     const child = spawnWorker({
-      fds, env: process.env, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
+      fds, env: { ...process.env, ...this.settings.raw_env }, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
       title: this.settings.proc_name ?? this.options.app,
       ...this.options.workerIdentity,
     });
@@ -194,16 +263,21 @@ export class Arbiter {
     this.roundRobin?.track(worker);
     this.nodeFlagsOf.set(worker, this.workerFlags());
     this.workers.set(worker.pid, worker);
-    this.log.info(`Booting worker with pid: ${worker.pid}`);
+    this.log.info(`Booting worker with pid: ${worker.pid}`, { worker: worker.pid });
+    void this.hooks.run('postFork', workerView(worker));
     const jitter = this.settings.max_requests_jitter;
     const maxRequests = this.settings.max_requests > 0
       ? this.settings.max_requests + Math.floor(Math.random() * (jitter + 1)) : 0;
     child.on('message', (m: WorkerMessage) => this.onWorkerMessage(worker, m));
     child.once('exit', (code, signal) => this.onWorkerExit(worker, code, signal));
     child.on('error', (err) => this.log.error(`Worker (pid:${worker.pid}): ${err.message}`));
+    const settings = { ...this.settings };
+    for (const { name } of HOOKS) delete (settings as Record<string, unknown>)[name];
+    // Workers read the config file only for worker hooks (it may be readable by root alone).
+    const workerHooks = WORKER_HOOKS.some((name) => this.settings[name as keyof Settings]);
     worker.send({
-      t: 'boot', app: this.options.app, cwd: this.options.cwd, settings: this.settings,
-      listeners: plans, maxRequests, heartbeatMs: this.heartbeatMs(),
+      t: 'boot', app: this.options.app, cwd: process.cwd(), settings, configFile: workerHooks ? this.options.configFile ?? null : null,
+      age: worker.age, listeners: plans, maxRequests, heartbeatMs: this.heartbeatMs(),
     });
     return worker;
   }
@@ -214,7 +288,7 @@ export class Arbiter {
     const now = Date.now();
     for (const w of this.workers.values()) {
       if (w.state === 'exited' || now - w.lastHeartbeat <= timeoutMs || w.stopReason === 'timeout') continue;
-      this.log.critical(`WORKER TIMEOUT (pid:${w.pid})`);
+      this.log.critical(`WORKER TIMEOUT (pid:${w.pid})`, { worker: w.pid });
       w.stopReason = 'timeout';
       w.signal('SIGKILL');
     }
@@ -222,11 +296,17 @@ export class Arbiter {
 
   private onWorkerMessage(worker: WorkerHandle, m: WorkerMessage): void {
     worker.lastHeartbeat = Date.now();
+    // The app's own messages to its primary (Socket.IO's cluster adapter, @socket.io/sticky).
+    if (m.t === undefined && isAppMessage(m)) return this.socketIo.handle(worker, m);
     switch (m.t) {
       case 'ready':
         if (worker.state !== 'booting') return;
         worker.state = 'ready';
-        this.log.debug(`Worker ready (pid: ${worker.pid})`);
+        this.log.debug(`Worker ready (pid: ${worker.pid})`, { worker: worker.pid });
+        if (m.serving && m.serving !== this.serving) {
+          this.serving = m.serving;
+          this.log.info(`Serving ${this.options.app}: ${m.serving}`);
+        }
         this.everReady = true;
         if (this.phase === 'booting') this.phase = 'running';
         this.manage();
@@ -246,7 +326,7 @@ export class Arbiter {
         return;
       }
       case 'stopping':
-        return this.onWorkerStopping(worker);
+        return this.onWorkerStopping(worker, m.cause);
       case 'retire':
         if (worker.state === 'ready' && !worker.retireReason) {
           worker.retireReason = m.reason;
@@ -256,19 +336,29 @@ export class Arbiter {
       case 'boot-error':
         worker.bootError = m.message;
         return;
+      case 'session':
+        this.sticky?.learned(worker, m.sid, m.open);
+        return;
+      case 'listen':
+        void this.extra.share(worker, m.id, m.address);
+        return;
     }
   }
 
   /**
-   * The worker got TERM from outside and waits for 'drain': it gets no new connection from now
-   * on, finishes what it has (idle keep-alive connections too: their next request is answered
-   * with Connection: close), and a successor starts at once. While the master itself shuts down
+   * The worker got TERM from outside (or the app closed the server it serves) and waits for
+   * 'drain': it gets no new connection from now on, finishes what it has (idle keep-alive
+   * connections too: their next request is answered with Connection: close), and a successor
+   * starts at once, without back-off: this is no crash. While the master itself shuts down
    * (TERM to the whole process group), the worker serves on until the master's own drain.
    */
-  private onWorkerStopping(worker: WorkerHandle): void {
+  private onWorkerStopping(worker: WorkerHandle, cause: 'signal' | 'app closed its server'): void {
     if (worker.state === 'exited' || ((this.terminating || this.phase === 'stopping') && worker.state !== 'draining')) return;
     // Already draining (recycled, scaled down): the drain is sent again, in case it crossed.
-    if (worker.state !== 'draining') this.log.info(`Worker (pid:${worker.pid}) got TERM from outside: draining it, a new worker replaces it`);
+    if (worker.state !== 'draining') {
+      const why = cause === 'signal' ? 'it received TERM from outside' : 'the app closed its server';
+      this.log.info(`Worker (pid:${worker.pid}) is stopping: ${why}: draining it, a new worker replaces it`);
+    }
     worker.drain(worker.stopReason ?? 'signal', false, this.settings.graceful_timeout);
     this.manage();
   }
@@ -291,6 +381,8 @@ export class Arbiter {
     const wasBooting = worker.state === 'booting';
     worker.exited();
     this.workers.delete(worker.pid);
+    this.sticky?.forget(worker);
+    void this.hooks.run('childExit', workerView(worker));
     const how = signal ? `was sent ${signal}` : `exited with code ${code}`;
     if (this.phase === 'stopping') {
       this.log.info(`Worker exiting (pid: ${worker.pid})`);
@@ -345,7 +437,7 @@ export class Arbiter {
   // ---- signals ----------------------------------------------------------------------------
 
   private handleSignal(sig: (typeof SIGNALS)[number]): void {
-    this.log.info(`Handling signal: ${sig.slice(3).toLowerCase()}`);
+    this.log.info(`Handling signal: ${sig.slice(3).toLowerCase()}`, { signal: sig });
     const handlers: Record<(typeof SIGNALS)[number], () => void> = {
       SIGHUP: () => void this.handleHup(),
       SIGTERM: () => this.handleTerm(),
@@ -363,15 +455,25 @@ export class Arbiter {
   /** Reload: new settings, then every worker replaced one at a time, successor ready first. */
   async handleHup(): Promise<void> {
     if (this.phase === 'stopping') return;
+    this.options.notify?.('RELOADING=1');
+    this.reloading = this.announcedReady;
     try {
       const next = await this.options.reloadSettings();
-      // Sockets stay as they are: rebinding would refuse connections. Everything else reloads.
-      this.settings = { ...next.settings, bind: this.settings.bind, distribution: this.settings.distribution };
-      this.log.setLevel(this.settings.log_level);
+      const old = this.settings;
+      // Sockets, the admin server and the workers' identity stay as they are (rebinding would
+      // refuse connections); everything else reloads. One line says what was not applied.
+      const kept = KEPT_ON_HUP.filter((k) => JSON.stringify(next.settings[k]) !== JSON.stringify(old[k]));
+      if (kept.length > 0) this.log.warning(`Reload: ${kept.join(', ')} changed, but HUP keeps ${kept.length > 1 ? 'them' : 'it'} as started; restart narwhal to apply`);
+      this.settings = { ...next.settings, ...Object.fromEntries(KEPT_ON_HUP.map((k) => [k, old[k]])) } as Settings;
+      this.log.configure(this.settings.log_level, this.settings.error_logfile, this.settings.log_format);
+      if (old.pid !== this.settings.pid && !movePidfile(old.pid, this.settings.pid, this.log)) this.settings.pid = old.pid;
       this.target = next.workers;
     } catch (err) {
       this.log.error(`Reload: keeping the current settings: ${(err as Error).message}`);
     }
+    await this.hooks.run('onReload');
+    // An operator's reload is a fresh start: a back-off from earlier failed boots does not delay it.
+    this.nextSpawnAt = 0;
     for (const w of this.workers.values()) if (w.live && !w.retireReason) w.retireReason = 'reload';
     this.manage();
   }
@@ -387,6 +489,21 @@ export class Arbiter {
     if (stale.length > 0) this.log.info(`Pool of ${this.target}: replacing ${stale.length} worker(s) started with other Node flags (now: ${flags})`);
     for (const w of stale) w.retireReason = 'reload';
     this.manage();
+  }
+
+  /** `narwhal ctl scale N`: TTIN or TTOU until the target is N; why not, when the pool cannot grow. */
+  scaleTo(n: number): string | null {
+    if (n > this.target) {
+      const refusal = this.options.canGrow?.(n);
+      if (refusal) return refusal;
+    }
+    while (this.target < n) {
+      const before = this.target;
+      this.handleTtin();
+      if (this.target === before) break;
+    }
+    while (this.target > Math.max(1, n)) this.handleTtou();
+    return null;
   }
 
   handleTtou(): void {
@@ -413,6 +530,7 @@ export class Arbiter {
   /** Binary upgrade: a new master from the executable on disk, sharing the sockets (upgrade.ts). */
   handleUsr2(): void {
     if (this.phase === 'stopping') return;
+    void this.hooks.run('preExec');
     this.upgrader ??= new Upgrader(this.log);
     const pid = this.upgrader.start(this.listeners, this.settings.pid, this.options.cwd);
     // The new master owns unix socket paths now: this one must not unlink them when it stops.
@@ -444,6 +562,7 @@ export class Arbiter {
 
   stop(graceful: boolean): void {
     if (this.phase === 'stopping' && graceful) return;
+    if (this.phase !== 'stopping') this.options.notify?.('STOPPING=1');
     this.phase = 'stopping';
     this.changed();
     if (this.tick) clearInterval(this.tick);
@@ -473,10 +592,12 @@ export class Arbiter {
   }
 
   private finish(): void {
-    if (this.phase !== 'stopping') return;
+    if (this.phase !== 'stopping' || this.finishing) return;
+    this.finishing = true;
     if (this.exitCode === 0) this.log.info('Shutting down: Master');
     if (this.settings.pid) removePidfile(this.settings.pid);
+    void this.extra.closeAll();
     for (const sig of SIGNALS) process.removeAllListeners(sig);
-    this.stopped();
+    void within(this.hooks.run('onExit'), this.settings.graceful_timeout * 1000).then(() => this.stopped());
   }
 }

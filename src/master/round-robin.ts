@@ -11,11 +11,28 @@
 //   - a worker out of file descriptors refuses the handle (NACK): the next worker gets it;
 //   - no ready worker: the connection waits, for at most the header timeout, then is closed,
 //     so no client ever hangs on a connection the master could not hand over.
+// With --sticky the master first reads each connection's request line (sticky.ts) and routes
+// by session; the handle then goes over exactly as above, with the bytes read.
+import net from 'node:net';
 import type { Settings } from '../config/settings';
-import type { Listener, RawServerHandle } from '../http/listeners';
+import type { Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
-import { onHandleReceipt } from '../platform/node-internals';
+import { detachHandle, onHandleReceipt, type RawServerHandle } from '../platform/node-internals';
+import { readHead, type Head, type StickyRouter } from './sticky';
 import type { WorkerHandle } from './worker-handle';
+
+/** --sticky: route by session (sticky.ts) instead of taking turns. */
+export interface StickyRouting {
+  router: StickyRouter;
+  /** Whether to read a PROXY preamble from this peer first (proxy_protocol, trusted peer). */
+  preamble: (peer: string | undefined) => boolean;
+  /** The workers terminate TLS: route by client address, nothing else is readable. */
+  tls: boolean;
+}
+
+/** How often, and how long, to wait for a worker to report a session it has just made. */
+const UNKNOWN_SESSION_RETRIES = 5;
+const UNKNOWN_SESSION_RETRY_MS = 10;
 
 /** Connections held while no worker is ready (during boot): bounded like a listen backlog. */
 const MAX_WAITING = 4096;
@@ -27,6 +44,8 @@ const DEFAULT_HOLD_S = 60;
 interface Connection {
   listener: number;
   client: RawServerHandle;
+  /** --sticky: what was read from it (handed over with it), and its session. */
+  head?: Head;
   /** When it first waited for a ready worker (0 until then). */
   since: number;
   handovers: number;
@@ -48,15 +67,19 @@ export class RoundRobin {
     private readonly readyWorkers: () => WorkerHandle[],
     private readonly log: Logger,
     private readonly settings: () => Settings,
+    private readonly sticky: StickyRouting | null = null,
   ) {}
 
   start(listeners: Listener[], backlog: number): void {
     listeners.forEach((listener, index) => {
       listener.handle.onconnection = (status, client) => {
-        if (status === 0 && client) this.dispatch({ listener: index, client, since: 0, handovers: 0 });
+        if (status !== 0 || !client) return;
+        if (this.sticky) this.readThenRoute(index, client, this.sticky);
+        else this.dispatch({ listener: index, client, since: 0, handovers: 0 });
       };
       listener.handle.listen(backlog);
     });
+    if (this.sticky) setInterval(() => this.sticky!.router.sweep(), 60_000).unref();
   }
 
   /** Follows a new worker's receipts; called once, right after it is spawned. */
@@ -93,9 +116,37 @@ export class RoundRobin {
     for (const conn of queue.splice(0)) this.dispatch(conn);
   }
 
+  /** --sticky: reads the connection's request line (or only its PROXY preamble under TLS), then routes it. */
+  private readThenRoute(listener: number, client: RawServerHandle, sticky: StickyRouting): void {
+    const socket = new net.Socket({ handle: client, allowHalfOpen: true, readable: true, writable: true, manualStart: true } as net.SocketConstructorOpts);
+    // Until it is handed over, an error (a reset) only ends this connection.
+    socket.on('error', () => socket.destroy());
+    const preamble = sticky.preamble(socket.remoteAddress);
+    if (sticky.tls && !preamble) return this.route(listener, socket, { bytes: Buffer.alloc(0), sid: null, client: socket.remoteAddress }, 0);
+    socket.resume();
+    void readHead(socket, { preamble, tls: sticky.tls }).then((head) => this.route(listener, socket, head, 0));
+  }
+
+  private route(listener: number, socket: net.Socket, head: Head, attempt: number): void {
+    if (socket.destroyed) return;
+    // A session a worker made a moment ago may not be reported yet: its report is on its way.
+    if (head.sid !== null && !this.sticky!.router.knows(head.sid) && attempt < UNKNOWN_SESSION_RETRIES) {
+      return void setTimeout(() => this.route(listener, socket, head, attempt + 1), UNKNOWN_SESSION_RETRY_MS);
+    }
+    // From here on the master holds the bare handle, as for any connection: the bytes the
+    // socket read (the head, and anything after it) go over with it.
+    const client = detachHandle(socket);
+    if (!client) return void socket.destroy();
+    const rest: Buffer[] = [];
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) rest.push(chunk);
+    socket.removeAllListeners();
+    const bytes = rest.length > 0 ? Buffer.concat([head.bytes, ...rest]) : head.bytes;
+    this.dispatch({ listener, client, head: { ...head, bytes }, since: 0, handovers: 0 });
+  }
+
   private dispatch(conn: Connection): void {
     if (conn.handovers >= MAX_HANDOVERS) return conn.client.close();
-    const worker = this.pick(conn);
+    const worker = conn.head ? this.pickBySession(conn, conn.head) : this.pick(conn);
     if (worker) return this.handOver(worker, conn);
     // Every ready worker refused it (out of file descriptors): fail it now rather than spin.
     if (conn.refusedBy && this.readyWorkers().length > 0) return conn.client.close();
@@ -125,19 +176,26 @@ export class RoundRobin {
     return best;
   }
 
+  /** --sticky: the session's worker (sticky.ts), among the ready ones that did not refuse it. */
+  private pickBySession(conn: Connection, head: Head): WorkerHandle | null {
+    const ready = this.readyWorkers().filter((w) => w.child.connected && !conn.refusedBy?.has(w));
+    return this.sticky!.router.pick(head, ready, this.sticky!.tls);
+  }
+
   private handOver(worker: WorkerHandle, conn: Connection): void {
     conn.handovers++;
+    const message = { t: 'conn' as const, listener: conn.listener, ...(conn.head?.bytes.length ? { head: conn.head.bytes.toString('base64') } : {}) };
     const queue = this.unconfirmed.get(worker);
     if (!queue) {
       // No receipts from this Node: the write completing is all the master can know.
-      worker.send({ t: 'conn', listener: conn.listener }, conn.client, (err) => {
+      worker.send(message, conn.client, (err) => {
         if (err && !worker.child.connected) return this.dispatch(conn);
         conn.client.close();
       });
       return;
     }
     queue.push(conn);
-    worker.send({ t: 'conn', listener: conn.listener }, conn.client, (err) => {
+    worker.send(message, conn.client, (err) => {
       if (!err) return;
       // Not written: no receipt will come for this one.
       const at = queue.indexOf(conn);

@@ -1,44 +1,64 @@
-// The app shapes narwhal serves, each turned into a Node request listener.
+// The app shapes an export can have, each turned into the server narwhal serves: an exported
+// server as it is; Fastify's own server once it is ready; a Node request listener, a Koa app or
+// a { fetch } handler in an http.Server made for it.
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import type { LoadedApp, RequestListener } from './load-app';
+
+export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
+
+export interface ServedApp {
+  /** What the export is, for messages: 'an http.Server', 'a Fastify instance', … */
+  kind: string;
+  server: net.Server;
+  /** Called when the worker stops (Fastify's onClose hooks, for instance). */
+  close?: () => Promise<void>;
+}
 
 type Fetchable = { fetch: (request: Request) => Response | Promise<Response> };
 type KoaLike = { callback: () => RequestListener; use: unknown; middleware: unknown };
-type FastifyLike = {
-  ready: () => Promise<unknown>;
-  routing: RequestListener;
-  close: () => Promise<unknown>;
-};
+type FastifyLike = { ready: () => Promise<unknown>; routing: unknown; server: net.Server; close: () => Promise<unknown> };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   (typeof v === 'object' || typeof v === 'function') && v !== null;
 
 const isFastify = (v: unknown): v is FastifyLike =>
-  isObject(v) && typeof v.routing === 'function' && typeof v.ready === 'function' && 'server' in v;
+  isObject(v) && typeof v.routing === 'function' && typeof v.ready === 'function' && v.server instanceof net.Server;
 const isKoa = (v: unknown): v is KoaLike =>
   isObject(v) && typeof v.callback === 'function' && typeof v.use === 'function' && Array.isArray(v.middleware);
 const isFetch = (v: unknown): v is Fetchable => isObject(v) && typeof v.fetch === 'function';
 
-async function adapt(value: unknown): Promise<LoadedApp | null> {
+/** Whether a value is one of the app shapes (used to pick between default and app exports). */
+export const isServable = (v: unknown): boolean =>
+  v instanceof net.Server || isFastify(v) || isKoa(v) || isFetch(v) || typeof v === 'function';
+
+/** "an http.Server", "an https.Server", "a net.Server" … for messages. */
+export function serverKind(server: net.Server): string {
+  if (server instanceof https.Server) return 'an https.Server';
+  if (server instanceof http.Server) return 'an http.Server';
+  const name = server.constructor?.name;
+  return name && name !== 'Server' ? `a ${name} (net.Server)` : 'a net.Server';
+}
+
+/**
+ * The server for an export, or null if it is none of the shapes. `guard` wraps a request
+ * listener narwhal calls itself, so that its errors (a throw, a rejected promise) fail only the
+ * request.
+ */
+export async function serverFor(value: unknown, guard: (listener: RequestListener) => RequestListener): Promise<ServedApp | null> {
+  if (value instanceof net.Server) return { kind: serverKind(value), server: value };
   if (isFastify(value)) {
     await value.ready();
-    return {
-      kind: 'fastify',
-      listener: (req, res) => value.routing(req, res),
-      close: async () => { await value.close(); },
-    };
+    return { kind: 'a Fastify instance', server: value.server, close: async () => { await value.close(); } };
   }
-  if (isKoa(value)) return { kind: 'koa', listener: value.callback() };
+  const made = (kind: string, listener: RequestListener): ServedApp => ({ kind, server: http.createServer(guard(listener)) });
+  if (isKoa(value)) return made('a Koa app', value.callback());
   // Hono apps are objects with fetch(); check fetch before "is a function" for apps that are both.
   if (isFetch(value)) {
     const fetch = value.fetch.bind(value);
-    return { kind: 'fetch', listener: getRequestListener((request) => fetch(request)) as RequestListener };
+    return made('a { fetch } handler', getRequestListener((request) => fetch(request)) as RequestListener);
   }
-  if (typeof value === 'function') return { kind: 'node', listener: value as RequestListener };
+  if (typeof value === 'function') return made('a request listener', value as RequestListener);
   return null;
 }
-
-export const toRequestListener = Object.assign(adapt, {
-  /** Whether a value is one of the app shapes (used to pick between default and app exports). */
-  accepts: (v: unknown) => isFastify(v) || isKoa(v) || isFetch(v) || typeof v === 'function',
-});

@@ -3,7 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { WorkerMessage } from '../protocol';
-import type { HttpCounters } from './http-server';
+import type { HttpCounters } from './instrument';
 
 // reliability: returns `beat` too, so that a report request (a /metrics scrape) is answered at once.
 export function startHeartbeat(

@@ -1,11 +1,25 @@
-// A worker process: loads the app, serves the listeners the master planned for it, beats its
-// heart, and drains when the master says so (or on TERM) or when it has served max-requests.
+// A worker process: adopts the server the app listens on (or serves what it exports), feeds it
+// the connections the master planned for it, beats its heart, and stops gracefully when the
+// master says so, on TERM, or when it has served max-requests.
+import { ConfigError } from '../config/load';
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
+import { loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
+import { missingInternals } from '../platform/node-internals';
+import { Adoption } from './adopt';
+import { ConnectionFeed } from './deliver';
+import { EngineIoSessions } from './engine-io-sessions';
+import { presentAsClusterWorker } from './cluster-worker';
 import { startHeartbeat } from './heartbeat';
-import { WorkerHttp, newCounters } from './http-server';
+import { WorkerHooks } from './hooks';
+import { Instrumented, failRequest, newCounters } from './instrument';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
+import { MasterLink } from './master-link';
+import { AppSignals, WorkerShutdown } from './shutdown';
+
+/** How long a worker stopped from outside waits for the master's drain before draining anyway. */
+const STOPPING_ANSWER_MS = 2000;
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -22,44 +36,116 @@ function waitForBoot(): Promise<BootMessage> {
   });
 }
 
+function bootFailed(message: string): void {
+  send({ t: 'boot-error', message });
+  process.exitCode = WORKER_BOOT_ERROR;
+  process.disconnect?.();
+}
+
 export async function runWorker(): Promise<void> {
   // The master going away, even by SIGKILL, closes the IPC channel: never outlive it.
   process.on('disconnect', () => process.exit(0));
-  // Until the app serves, any stop signal just ends the worker.
-  // reliability: by the signal itself, so that the master sees who stopped it (not a code-0 crash).
-  const early = (sig: NodeJS.Signals) => { process.removeAllListeners(sig); process.kill(process.pid, sig); };
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, early);
+  // Until the app is served, a stop signal just ends the worker.
+  let shutdown: WorkerShutdown | null = null;
+  let stopRequested = false;
+  const signals = new AppSignals(() => {
+    // reliability: before the app is served, by the signal itself, so that the master sees
+    // who stopped it (a TERM from outside, replaced at once) rather than a code-0 exit (a crash).
+    if (!shutdown) return void (process.removeAllListeners('SIGTERM'), process.kill(process.pid, 'SIGTERM'));
+    // From outside (an operator, a supervisor): the master stops routing to this worker first,
+    // then asks it to drain; without a master to ask, drain now.
+    if (shutdown.started || stopRequested) return;
+    stopRequested = true;
+    if (!process.connected) return void shutdown.stop(false);
+    send({ t: 'stopping', cause: 'signal' });
+    // A master that does not answer (an older one, a busy one) does not keep the worker up.
+    setTimeout(() => void shutdown?.stop(false), STOPPING_ANSWER_MS).unref();
+  });
+  // INT/QUIT (quick) and ABRT: exit; once the hooks are loaded, after workerInt/workerAbort.
+  let quick = (_hook: 'workerInt' | 'workerAbort', code: number): void => process.exit(code);
+  for (const sig of ['SIGINT', 'SIGQUIT'] as const) process.on(sig, () => quick('workerInt', 0));
+  process.on('SIGABRT', () => quick('workerAbort', 1));
   // HUP, USR1, USR2 and WINCH are the master's; a worker must not die of them.
   for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
 
   const boot = await waitForBoot();
   process.title = `narwhal: worker [${boot.settings.proc_name ?? boot.app}]`;
+  const missing = missingInternals();
+  if (missing.length > 0) {
+    return bootFailed(`Node.js ${process.version} lacks what narwhal needs to serve an app (${missing.join(', ')}); use the narwhal binary or Node.js 20, 22 or 24`);
+  }
   // The heartbeat starts before the app loads: a boot that blocks the event loop past
   // --timeout is a hung worker too.
   const counters = newCounters();
   const heart = startHeartbeat(boot.heartbeatMs, counters, send);
+  const log = new Logger(boot.settings.log_level, boot.settings.error_logfile, boot.settings.log_format);
+  const master = new MasterLink(send);
+
+  // Installed before the app loads, so that its listen() calls are adopted, never bound.
+  const first = boot.listeners[0]!;
+  const adoption = new Adoption({
+    served: first.where,
+    share: (asked, backlog) => master.share(asked, backlog),
+    notice: (message) => log.info(message),
+    closed: () => {
+      if (shutdown?.started || stopRequested) return;
+      log.warning('The app closed the server narwhal serves: this worker stops taking connections and is replaced');
+      stopRequested = true;
+      send({ t: 'stopping', cause: 'app closed its server' });
+    },
+  });
+  adoption.install();
+  presentAsClusterWorker(boot.age);
 
   let app: LoadedApp;
+  let hooks: WorkerHooks;
+  let tlsFiles;
   try {
-    app = await loadApp(boot.app, boot.cwd);
+    // hooks: the worker's own, from the config file the master read (functions do not cross IPC).
+    hooks = await WorkerHooks.load(boot.configFile, { pid: process.pid, age: boot.age, settings: boot.settings, log }, log);
+    // Read once per worker: HUP replaces the workers, so a renewed certificate is picked up.
+    tlsFiles = loadTls(boot.settings, boot.cwd);
+    app = await loadApp(boot.app, boot.cwd, {
+      adoption,
+      waitMs: (boot.settings.timeout || 30) * 1000,
+      guard: (listener) => (req, res) => {
+        try {
+          const result = listener(req, res);
+          if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+            (result as PromiseLike<unknown>).then(undefined, (err: unknown) => failRequest(log, req, res, err));
+          }
+        } catch (err) {
+          failRequest(log, req, res, err);
+        }
+      },
+      onWait: (message) => log.debug(message),
+    });
+    if (tlsFiles && 'setSecureContext' in app.server) {
+      throw new AppLoadError('the app\'s server terminates TLS itself (an https or tls server) and narwhal has certfile/keyfile set: drop one of the two');
+    }
   } catch (err) {
-    const message = err instanceof AppLoadError ? err.message : (err as Error)?.stack ?? String(err);
-    send({ t: 'boot-error', message });
-    process.exitCode = WORKER_BOOT_ERROR;
-    process.disconnect?.();
-    return;
+    return bootFailed(err instanceof AppLoadError || err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err));
   }
-
-  const log = new Logger(boot.settings.log_level, boot.settings.error_logfile);
+  await hooks.run('postWorkerInit');
   // reliability: an unhandled rejection is logged and the worker keeps serving (unless the app
   // listens for them itself); Node's default would end the worker and its in-flight requests.
   process.on('unhandledRejection', (reason) => {
     if (process.listenerCount('unhandledRejection') === 1) log.error(`Unhandled promise rejection (the worker keeps serving): ${(reason as Error)?.stack ?? String(reason)}`);
   });
+  quick = (hook, code) => {
+    quick = (_h, c) => process.exit(c);
+    setTimeout(() => process.exit(code), 1000).unref();
+    void hooks.run(hook).then(() => hooks.run('workerExit')).then(() => process.exit(code));
+  };
+
   const access = boot.settings.access_logfile ? new AccessLog(boot.settings.access_logfile, boot.settings.access_logformat) : null;
   // USR1 (passed on by the master): reopen the log files logrotate has moved away.
   process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); });
-  const http = new WorkerHttp(app.listener, boot.settings, counters, log, access);
+  const http = new Instrumented(app.server, boot.settings, counters, log, access);
+  if (boot.settings.sticky) http.sessions = new EngineIoSessions(send);
+  http.preRequest = hooks.requestHook('preRequest');
+  http.postRequest = hooks.requestHook('postRequest');
+  if (app.upgrade) app.server.on('upgrade', app.upgrade);
   let retiring = false;
   if (boot.maxRequests > 0) {
     http.onRequest = (count) => {
@@ -69,36 +155,35 @@ export async function runWorker(): Promise<void> {
       }
     };
   }
+  const feed = new ConnectionFeed(http, boot.settings, tlsFiles);
+  shutdown = new WorkerShutdown({
+    gracefulTimeoutS: boot.settings.graceful_timeout,
+    stopAccepting: () => feed.stop(),
+    drainRequests: (closeIdle) => http.drainRequests(closeIdle),
+    drainAll: () => http.drainAll(),
+    signals,
+    servers: () => adoption.servers(),
+    closeApp: app.close,
+    exiting: () => hooks.run('workerExit'),
+    onError: (stage, err) => log.error(`The app's shutdown code (${stage}) failed: ${(err as Error)?.stack ?? String(err)}`),
+  });
 
   // closeIdle: on shutdown, idle keep-alive connections are closed at once; when the worker is
   // only recycled they are kept until they time out or send one more request (answered with
   // Connection: close), since closing a connection a client is writing to fails its request.
-  let stopping = false;
-  const drain = async (closeIdle: boolean) => {
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => process.exit(0), boot.settings.graceful_timeout * 1000).unref();
-    await http.drain(closeIdle);
-    await app.close?.().catch(() => {});
-    process.exit(0);
-  };
   process.on('message', (m: MasterMessage, handle: unknown) => {
-    if (m?.t === 'conn') http.accept(m.listener, handle);
-    else if (m?.t === 'drain') void drain(m.closeIdle);
+    if (m?.t === 'conn') feed.accept(handle, m.head);
+    else if (m?.t === 'drain') void shutdown!.stop(m.closeIdle);
+    else if (m?.t === 'listen-result') master.settle(m, handle);
     else if (m?.t === 'report') heart.beat(m.id); // reliability: a /metrics scrape wants the counters now
   });
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.off(sig, early);
-  // reliability: TERM from outside: the master stops routing to this worker, then sends 'drain'.
-  process.on('SIGTERM', () => (process.connected ? send({ t: 'stopping' }) : void drain(true)));
-  process.on('SIGINT', () => process.exit(0));
-  process.on('SIGQUIT', () => process.exit(0));
 
   try {
-    await http.listen(boot.listeners);
+    await feed.listen(boot.listeners, (server, options, cb) => adoption.listenDirectly(server, options, cb));
   } catch (err) {
     send({ t: 'boot-error', message: `cannot listen: ${(err as Error).message}` });
     process.exit(WORKER_BOOT_ERROR);
   }
-  if (app.upgrade) for (const server of http.servers) server.on('upgrade', app.upgrade);
-  send({ t: 'ready' });
+  const urls = boot.listeners.map((l) => l.url).join(', ');
+  send({ t: 'ready', serving: `${app.description}, served at ${urls}` });
 }

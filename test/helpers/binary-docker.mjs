@@ -11,10 +11,6 @@ export const DOCKERD = '/usr/sbin/dockerd';
 /** Debian's client, matching its engine (another `docker` may come first on PATH). */
 export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 
-export function dockerAvailable() {
-  return process.getuid?.() === 0 && existsSync(DOCKERD) && existsSync(DOCKER);
-}
-
 export async function startEngine() {
   const dir = mkdtempSync(join(tmpdir(), 'narwhal-dockerd-'));
   const cgroupParent = `narwhal-test-${process.pid}`;

@@ -82,8 +82,8 @@ export const DIFFERENCES = {
   'invalid/019.http': 'needs Gunicorn secure_scheme_headers (conflicting X-Forwarded-Proto / X-Forwarded-Ssl refused 400), which narwhal does not have',
   // Not answerable by a server on a live connection.
   'valid/099.http': 'corpus artefact: Content-Length 17914 but a shorter body, so a server waits for the rest',
-  'valid/rfc9112_target_authority_connect_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; the connection is closed',
-  'valid/rfc9112_target_authority_ipv6_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; the connection is closed',
+  'valid/rfc9112_target_authority_connect_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; an app without a "connect" listener gets 405',
+  'valid/rfc9112_target_authority_ipv6_01.http': 'CONNECT goes to Node\'s "connect" event, not to a request listener; an app without a "connect" listener gets 405',
   'invalid/rfc9110_trailer_forbidden_host_01.http': 'Host in chunked trailers: trailers arrive after the app has the request; Node keeps them apart in req.trailers',
 };
 

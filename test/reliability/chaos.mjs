@@ -54,7 +54,7 @@ export async function chaos(signal, profile, { seed = 9 } = {}) {
     const backOff = server.log.split('\n').findIndex((l) => /next start in/.test(l));
     if (backOff >= 0) violations.push(`a successor was delayed by crash back-off:\n${server.log.split('\n').slice(Math.max(0, backOff - 15), backOff + 1).join('\n')}`);
     if (signal === 'SIGTERM') {
-      const logged = (server.log.match(/\[INFO\] Worker \(pid:\d+\) got TERM from outside/g) ?? []).length;
+      const logged = (server.log.match(/\[INFO\] Worker \(pid:\d+\) is stopping: it received TERM from outside/g) ?? []).length;
       if (logged !== kills.length) violations.push(`${logged} INFO lines for ${kills.length} TERMs from outside`);
     }
     const recoveries = kills.map((k) => k.recoverMs);

@@ -1,0 +1,163 @@
+// The control socket (--control-socket PATH): a unix socket, mode 0600, on which the master
+// takes `narwhal ctl` commands (src/ctl.ts), as Gunicorn's gunicornc and Puma's pumactl do.
+// Never TCP: only the master's own user (and root) can connect. One JSON request per
+// connection, one JSON reply, then the connection closes:
+//   {"command":"status"} {"command":"reload"} {"command":"scale","n":3} {"command":"incr"}
+//   {"command":"decr"} {"command":"reopen-logs"} {"command":"stop","quick":false}
+// Each command is a call to the arbiter's own handler of the matching signal.
+import { chmodSync, existsSync, lstatSync, unlinkSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { BindError } from '../http/listeners';
+import type { Logger } from '../log/logger';
+import type { Arbiter } from './arbiter';
+
+export interface ControlRequest {
+  command: 'status' | 'reload' | 'scale' | 'incr' | 'decr' | 'reopen-logs' | 'stop';
+  n?: number;
+  quick?: boolean;
+}
+
+export interface WorkerStatus {
+  pid: number;
+  state: string;
+  /** Why it is being replaced (reload, max_requests, memory …), or null. */
+  retiring: string | null;
+  age_s: number;
+  requests: number;
+  rss_bytes: number;
+  lag_s: number;
+}
+
+export interface PoolStatus {
+  master: { pid: number; phase: string; uptime_s: number; target: number; distribution: string; listeners: string[] };
+  workers: WorkerStatus[];
+}
+
+type Reply = { ok: true; message?: string } & Partial<PoolStatus> | { ok: false; error: string };
+
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+export function poolStatus(arbiter: Arbiter): PoolStatus {
+  const now = Date.now();
+  return {
+    master: {
+      pid: process.pid, phase: arbiter.terminating ? 'stopping' : arbiter.phase, uptime_s: Math.round(process.uptime()),
+      target: arbiter.target, distribution: arbiter.settings.distribution, listeners: arbiter.listeners.map((l) => l.url),
+    },
+    workers: [...arbiter.workers.values()].sort((a, b) => a.age - b.age).map((w) => ({
+      pid: w.pid, state: w.state, retiring: w.retireReason, age_s: Math.round((now - w.spawnedAt) / 1000),
+      requests: w.stats.requests, rss_bytes: w.stats.rss, lag_s: w.stats.lag,
+    })),
+  };
+}
+
+/** What a request asks, done; `after` runs once the reply is written (stop). */
+function execute(arbiter: Arbiter, req: ControlRequest): { reply: Reply; after?: () => void } {
+  const scale = (n: number): Reply => {
+    if (!Number.isInteger(n) || n < 1 || n > 1024) return { ok: false, error: `scale: expected a number of workers from 1 to 1024, got ${JSON.stringify(req.n)}` };
+    const refusal = arbiter.scaleTo(n);
+    if (refusal) return { ok: false, error: `scale ${n} refused: ${refusal}` };
+    return { ok: true, message: `target: ${arbiter.target} worker${arbiter.target === 1 ? '' : 's'}` };
+  };
+  switch (req.command) {
+    case 'status': return { reply: { ok: true, ...poolStatus(arbiter) } };
+    case 'reload':
+      void arbiter.handleHup();
+      return { reply: { ok: true, message: 'reloading: each worker is replaced, its successor ready first' } };
+    case 'scale': return { reply: scale(Number(req.n)) };
+    case 'incr': return { reply: scale(arbiter.target + 1) };
+    case 'decr':
+      if (arbiter.target <= 1) return { reply: { ok: false, error: 'decr: the pool is at 1 worker, the least TTOU leaves; use stop to stop' } };
+      return { reply: scale(arbiter.target - 1) };
+    case 'reopen-logs':
+      arbiter.handleUsr1();
+      return { reply: { ok: true, message: 'log files reopened (master and workers)' } };
+    case 'stop':
+      return {
+        reply: { ok: true, message: req.quick ? 'stopping now (quick)' : 'stopping gracefully' },
+        after: () => (req.quick ? arbiter.handleInt() : arbiter.handleTerm()),
+      };
+    default:
+      return { reply: { ok: false, error: `unknown command ${JSON.stringify((req as { command?: unknown }).command)}` } };
+  }
+}
+
+/** Whether a live process listens on the unix socket at `path`. */
+function inUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+export interface ControlServer {
+  close(): void;
+}
+
+/**
+ * Listens on `path`. A stale socket file is replaced; one a running master listens on is
+ * refused, unless `takeOver` (a master started by USR2 takes the socket from its predecessor).
+ */
+export async function startControl(arbiter: Arbiter, path: string, log: Logger, { takeOver = false } = {}): Promise<ControlServer> {
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) throw new BindError(`cannot create the control socket ${path}: a file that is not a socket is in the way`);
+    if ((await inUse(path)) && !takeOver) {
+      throw new BindError(`cannot create the control socket ${path}: another narwhal master is listening on it`);
+    }
+    unlinkSync(path);
+  }
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    let data = '';
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      data += chunk;
+      if (data.length > MAX_REQUEST_BYTES) socket.destroy();
+      const end = data.indexOf('\n');
+      if (end >= 0) answer(data.slice(0, end));
+    });
+    socket.on('end', () => { if (!data.includes('\n')) answer(data); });
+    let answered = false;
+    const answer = (line: string) => {
+      if (answered) return;
+      answered = true;
+      let req: ControlRequest;
+      try {
+        req = JSON.parse(line) as ControlRequest;
+      } catch {
+        return void socket.end(`${JSON.stringify({ ok: false, error: 'expected one JSON request line' })}\n`);
+      }
+      log.info(`Control: ${req.command}${req.command === 'scale' ? ` ${req.n}` : ''}${req.quick ? ' --quick' : ''}`, { control: String(req.command) });
+      const { reply, after } = execute(arbiter, req);
+      socket.end(`${JSON.stringify(reply)}\n`, () => after?.());
+    };
+  });
+  // The socket file is created by bind() inside listen(), synchronously: a umask set around the
+  // call makes it 0600 from the start (a chmod afterwards would leave a window).
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => { server.off('error', reject); resolve(); });
+  });
+  const umask = process.umask(0o177);
+  try {
+    server.listen(path);
+  } finally {
+    process.umask(umask);
+  }
+  try {
+    await listening;
+  } catch (err) {
+    throw new BindError(`cannot create the control socket ${path}: ${(err as Error).message}`);
+  }
+  chmodSync(path, 0o600);
+  const inode = statSync(path).ino;
+  log.info(`Control socket: ${path}`);
+  return {
+    close() {
+      server.close();
+      // Only our own socket file: after USR2 the path belongs to the new master.
+      try { if (statSync(path).ino === inode) unlinkSync(path); } catch { /* gone */ }
+    },
+  };
+}

@@ -1,0 +1,341 @@
+// The guarantees narwhal adds to the server it serves, whoever made it (adopted from the app's
+// listen(), exported, or made for an exported listener): request limits and checks, forwarded-
+// header stripping, counters for /metrics, the access log, max-requests, CONNECT answered 405,
+// malformed requests answered 4xx, and the bookkeeping a graceful drain needs (which connections
+// are busy, which responses are open). It wraps the server's emit() for the request events, so
+// it runs before any of the app's listeners — those added later included — and can refuse a
+// request before the app sees it.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { Settings } from '../config/settings';
+import { DURATION_BUCKETS } from '../protocol';
+import type { AccessLog } from '../log/access-log';
+import type { Logger } from '../log/logger';
+import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
+import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
+import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
+
+const kActive = Symbol('narwhal.activeRequests');
+const kServed = Symbol('narwhal.servedRequests');
+/** Whether the peer is in forwarded_allow_ips: decided once per connection, on the real peer. */
+const kTrusted = Symbol('narwhal.trustedPeer');
+/** Handed to the app's 'upgrade' or 'connect' listener: no longer HTTP, the app's to close. */
+const kUpgraded = Symbol('narwhal.upgraded');
+/**
+ * With TLS, the tracked connection is the TCP socket (so a drain also waits for handshakes in
+ * progress) and requests come on the TLSSocket over it: each side points at the other.
+ */
+const kConn = Symbol('narwhal.connection');
+const kTls = Symbol('narwhal.tlsSocket');
+export type TrackedSocket = net.Socket & {
+  [kActive]: number; [kServed]: number; [kTrusted]?: boolean; [kUpgraded]?: boolean;
+  [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket;
+};
+
+/** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
+const connOf = (socket: net.Socket): TrackedSocket => (socket as TrackedSocket)[kConn] ?? (socket as TrackedSocket);
+
+export interface HttpCounters {
+  requests: number;
+  inFlight: number;
+  /** Responses by status class, index 1..5 = 1xx..5xx, 0 = other (for /metrics). */
+  codes: number[];
+  /** Request durations: count per DURATION_BUCKETS slot, +Inf last; and their sum in seconds. */
+  buckets: number[];
+  durationSum: number;
+}
+
+export const newCounters = (): HttpCounters => ({
+  requests: 0, inFlight: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0,
+});
+
+/** Counts one finished response: a few array increments, no allocation. */
+function record(c: HttpCounters, status: number, seconds: number): void {
+  const cls = (status / 100) | 0;
+  c.codes[cls >= 1 && cls <= 5 ? cls : 0]++;
+  let i = 0;
+  while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+  c.buckets[i]++;
+  c.durationSum += seconds;
+}
+
+/** Node's own default keep-alive timeout: an app server still at it did not choose one. */
+const NODE_KEEP_ALIVE_MS = 5000;
+// reliability: Node's own header and request timeouts, which narwhal's settings replace likewise.
+const NODE_HEADERS_TIMEOUT_MS = 60_000;
+const NODE_REQUEST_TIMEOUT_MS = 300_000;
+
+const CONNECT_REFUSED = 'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n' +
+  'Connection: close\r\nContent-Length: 0\r\n\r\n';
+
+/** Whether a server speaks HTTP/1 through Node's http module (http.Server or https.Server). */
+export function isHttp1Server(server: net.Server): server is http.Server {
+  return typeof (server as Partial<http.Server>).closeIdleConnections === 'function' && 'maxHeadersCount' in server;
+}
+
+export class Instrumented {
+  private readonly sockets = new Set<TrackedSocket>();
+  private readonly openResponses = new Set<ServerResponse>();
+  private draining = false;
+  private onIdle: (() => void) | null = null;
+  /** Wait only for connections still speaking HTTP (stage 1 of a drain), or for all. */
+  private idleWhenHttpDone = false;
+  /** Status classes and durations are recorded only when the master serves /metrics. */
+  private readonly metrics: boolean;
+  /** Gunicorn's limit_request_* settings, checked before the app sees a request. */
+  private readonly limits: RequestLimits;
+  /** forwarded_allow_ips compiled; `trustAll` (`*`) skips the per-request test altogether. */
+  private readonly trusted: PeerMatcher;
+  private readonly trustAll: boolean;
+  /** Called once per request, after counting (max-requests lives in the worker main). */
+  onRequest: (count: number) => void = () => {};
+  /** --sticky: told of each request and upgrade the app gets (engine-io-sessions.ts). */
+  sessions: { request(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: net.Socket): void } | null = null;
+  /** hooks: preRequest before the app, postRequest when the response is done (worker/hooks.ts). */
+  preRequest: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  postRequest: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+
+  constructor(
+    readonly server: net.Server,
+    private readonly settings: Settings,
+    readonly counters: HttpCounters,
+    private readonly log: Logger,
+    private readonly access: AccessLog | null,
+  ) {
+    this.metrics = Boolean(settings.admin_bind);
+    this.limits = requestLimits(settings);
+    this.trustAll = settings.forwarded_allow_ips.includes('*');
+    this.trusted = peerMatcher(settings.forwarded_allow_ips);
+    this.attach();
+  }
+
+  /** Whether a connection's peer is in forwarded_allow_ips (cached on the connection). */
+  isTrusted(socket: net.Socket): boolean {
+    const conn = connOf(socket);
+    return conn[kTrusted] ??= this.trusted(conn.remoteAddress);
+  }
+
+  private attach(): void {
+    const server = this.server;
+    if (isHttp1Server(server)) this.applyServerPolicy(server);
+    // The narwhal side of every event goes first, before the app's listeners.
+    const emit = server.emit as (...args: unknown[]) => boolean;
+    const self = this;
+    server.emit = function instrumentedEmit(this: net.Server, event: string | symbol, a?: unknown, b?: unknown) {
+      switch (event) {
+        case 'request':
+        case 'checkContinue':
+        case 'checkExpectation':
+          return self.request(emit, event, a as IncomingMessage, b as ServerResponse);
+        case 'upgrade':
+          self.upgraded(a as IncomingMessage);
+          break;
+        case 'connect':
+          if (this.listenerCount('connect') <= 1) return self.refuseConnect(b as net.Socket);
+          self.upgraded(a as IncomingMessage);
+          break;
+        case 'clientError':
+          if (this.listenerCount('clientError') === 0) return self.clientError(a as NodeJS.ErrnoException, b as net.Socket);
+          break;
+        case 'connection':
+          self.connection(a as net.Socket);
+          break;
+        case 'secureConnection':
+          self.link(a as tls.TLSSocket);
+          break;
+        default:
+      }
+      return Reflect.apply(emit, this, arguments) as boolean;
+    } as typeof server.emit;
+    // Node routes CONNECT to 'connect' only when the server has a listener; without one it
+    // closes the connection with no answer. This one lets the wrapper answer 405.
+    if (isHttp1Server(server)) server.on('connect', refuseConnectPlaceholder);
+  }
+
+  /**
+   * narwhal's server settings on a server it did not make: the limits and Gunicorn's parsing
+   * rules always; the keep-alive timeout only if the app left Node's default.
+   */
+  private applyServerPolicy(server: http.Server): void {
+    const options = serverOptions(this.limits);
+    const own = server as http.Server & { maxHeaderSize?: number; requireHostHeader?: boolean; insecureHTTPParser?: boolean };
+    own.maxHeaderSize = Math.max(own.maxHeaderSize ?? 0, options.maxHeaderSize!);
+    own.requireHostHeader = options.requireHostHeader!;
+    // Never the lenient parser: it reopens the request-smuggling holes llhttp closes.
+    own.insecureHTTPParser = false;
+    server.maxHeadersCount = maxHeadersCount(this.limits);
+    if (server.keepAliveTimeout === NODE_KEEP_ALIVE_MS) server.keepAliveTimeout = this.settings.keep_alive * 1000;
+    // reliability: header_timeout and request_timeout, where the app left Node's; Node checks
+    // them every connectionsCheckingInterval (30 s by default): often enough to hold to the second.
+    if (server.headersTimeout === NODE_HEADERS_TIMEOUT_MS) server.headersTimeout = Math.round(this.settings.header_timeout * 1000);
+    if (server.requestTimeout === NODE_REQUEST_TIMEOUT_MS) server.requestTimeout = Math.round(this.settings.request_timeout * 1000);
+    const shortest = Math.min(...[server.headersTimeout, server.requestTimeout].filter((t) => t > 0));
+    if (Number.isFinite(shortest)) {
+      const own = server as http.Server & { connectionsCheckingInterval: number };
+      own.connectionsCheckingInterval = Math.max(100, Math.min(own.connectionsCheckingInterval, 1000, Math.round(shortest / 4)));
+      restartConnectionChecks(server);
+    }
+  }
+
+  /** Counts a connection for drain(): which are busy, and when the last one has closed. */
+  track(socket: net.Socket): void {
+    const s = socket as TrackedSocket;
+    if (this.sockets.has(s)) return;
+    s[kActive] = 0;
+    s[kServed] = 0;
+    this.sockets.add(s);
+    s.once('close', () => {
+      this.sockets.delete(s);
+      this.checkIdle();
+    });
+  }
+
+  /** A connection the server got: tracked, or linked to the TCP connection it runs over. */
+  private connection(socket: net.Socket): void {
+    if (this.sockets.has(socket as TrackedSocket)) return;
+    if (socket instanceof tls.TLSSocket && this.link(socket)) return;
+    this.track(socket);
+  }
+
+  /**
+   * A TLS connection over a tracked TCP connection: links the two, and gives the TLSSocket the
+   * client address a PROXY preamble put on the TCP socket. False if its TCP socket is unknown.
+   */
+  private link(secure: tls.TLSSocket): boolean {
+    const raw = tlsParent(secure) as TrackedSocket | undefined;
+    if (!raw || !this.sockets.has(raw)) return false;
+    raw[kTls] = secure;
+    (secure as unknown as TrackedSocket)[kConn] = raw;
+    for (const prop of ['remoteAddress', 'remotePort', 'remoteFamily']) {
+      const own = Object.getOwnPropertyDescriptor(raw, prop);
+      if (own) Object.defineProperty(secure, prop, own);
+    }
+    return true;
+  }
+
+  private request(emit: (...args: unknown[]) => boolean, event: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const socket = connOf(req.socket);
+    socket[kActive] = (socket[kActive] ?? 0) + 1;
+    this.counters.inFlight++;
+    this.openResponses.add(res);
+    const start = this.metrics || this.access ? performance.now() : 0;
+    // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
+    if (this.draining) res.shouldKeepAlive = false;
+    // reliability: a write after end (and other response errors) is logged, not a worker crash.
+    res.on('error', (err) => this.log.error(`Error handling request ${req.method} ${req.url}: ${err.message}`));
+    res.once('close', () => {
+      socket[kActive]--;
+      socket[kServed] = (socket[kServed] ?? 0) + 1;
+      this.counters.inFlight--;
+      this.openResponses.delete(res);
+      if (this.metrics) record(this.counters, res.statusCode, (performance.now() - start) / 1000);
+      this.access?.write(req, res, (performance.now() - start) / 1000);
+      if (this.draining) this.checkIdle();
+    });
+    // A request Node's parser let through but narwhal refuses (limits, ambiguous fields) is
+    // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.
+    // HTTP/2 (an app's own http2 server: its requests have a stream) has its own framing and
+    // limits: not these checks, which refuse "HTTP/2.0" in an HTTP/1 request line.
+    const refused = (req as { stream?: unknown }).stream !== undefined ? 0 : checkRequest(req, this.limits);
+    if (refused !== 0) {
+      refuse(res, refused);
+      return true;
+    }
+    if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    this.onRequest(++this.counters.requests);
+    this.sessions?.request(req, res);
+    this.preRequest?.(req, res);
+    if (this.postRequest) res.once('close', () => this.postRequest?.(req, res));
+    // A listener's synchronous throw fails its request with a 500, not the worker.
+    try {
+      return emit.call(this.server, event, req, res);
+    } catch (err) {
+      failRequest(this.log, req, res, err);
+      return true;
+    }
+  }
+
+  /** An 'upgrade' or 'connect' the app takes over: strip forwarded headers, stop tracking it as HTTP. */
+  private upgraded(req: IncomingMessage): void {
+    const socket = connOf(req.socket);
+    if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    this.sessions?.upgrade(req, req.socket);
+    socket[kUpgraded] = true;
+    this.checkIdle();
+  }
+
+  /** CONNECT to an app that does not handle it: 405, counted, connection closed. */
+  private refuseConnect(socket: net.Socket): boolean {
+    if (this.metrics) record(this.counters, 405, 0);
+    socket.end(CONNECT_REFUSED);
+    return true;
+  }
+
+  /** A malformed request is answered 400 (431 for oversized headers) and the worker keeps serving. */
+  private clientError(err: NodeJS.ErrnoException, socket: net.Socket): boolean {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return true;
+    }
+    // Bytes after a request that closes the connection (HTTP/1.0, Connection: close): the
+    // request in flight is still answered (its response closes the connection), the rest ignored.
+    if (err.code === 'HPE_CLOSED_CONNECTION' && connOf(socket)[kActive] > 0) return true;
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    return true;
+  }
+
+  private checkIdle(): void {
+    if (!this.draining || !this.onIdle) return;
+    for (const s of this.sockets) if (!this.idleWhenHttpDone || !s[kUpgraded]) return;
+    const done = this.onIdle;
+    this.onIdle = null;
+    done();
+  }
+
+  /**
+   * Stage 1 of a drain: resolves when every connection still speaking HTTP has closed. Busy
+   * connections close after their current response, which carries `Connection: close`. Idle
+   * keep-alive connections are closed at once when `closeIdle` (shutdown); when a worker is only
+   * being recycled they are left to the keep-alive timeout, because closing a connection the
+   * client may be writing to right now would fail that client's next request. Connections the
+   * app took over (upgrades) are left to the app's shutdown code.
+   */
+  drainRequests(closeIdle: boolean): Promise<void> {
+    this.draining = true;
+    for (const res of this.openResponses) if (!res.headersSent) res.shouldKeepAlive = false;
+    if (closeIdle) {
+      for (const socket of this.sockets) {
+        if (socket[kActive] === 0 && socket[kServed] > 0 && !socket[kUpgraded]) (socket[kTls] ?? socket).end();
+      }
+    }
+    return this.waitIdle(true);
+  }
+
+  /** Stage 3: resolves when every connection, upgraded ones included, has closed. */
+  drainAll(): Promise<void> {
+    this.draining = true;
+    return this.waitIdle(false);
+  }
+
+  private waitIdle(httpOnly: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWhenHttpDone = httpOnly;
+      this.onIdle = resolve;
+      this.checkIdle();
+    });
+  }
+}
+
+/** Stands for the app in 'connect' until it adds its own listener (see attach()). */
+function refuseConnectPlaceholder(): void {}
+
+/** An app error fails its request with a 500 and 'Error handling request', not the worker. */
+export function failRequest(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  log.error(`Error handling request ${req.method} ${req.url}\n${(err as Error)?.stack ?? String(err)}`);
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+  res.end('Internal Server Error\n');
+}

@@ -1,0 +1,1 @@
+export default defineEventHandler(() => `nitro pid=${process.pid}`);
