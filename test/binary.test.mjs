@@ -43,8 +43,11 @@ async function serveAndCheck(dir, app, { workers = 2, word, extraArgs = [], env 
     cwd: join(apps, dir), env: bareEnv(env),
   });
   await waitServing(port).catch((err) => { throw new Error(`${err.message}\n${master.out}`); });
+  // The first worker serves as soon as it is ready; the others may still be booting.
   const pids = new Set();
-  for (let i = 0; i < 40 && pids.size < workers; i++) {
+  const deadline = Date.now() + 15000;
+  for (let i = 0; pids.size < workers && (i < 40 || Date.now() < deadline); i++) {
+    if (i >= 40) await new Promise((resolve) => setTimeout(resolve, 100));
     const { status, body } = await get(port);
     assert.is(status, 200);
     const [w, pid] = body.split(' ');

@@ -103,11 +103,13 @@ test('HUP with a broken app: old workers keep serving, boots retried with backof
 });
 
 for (const mode of ['round-robin', 'shared']) test(`${mode}: max-requests under load: workers recycled, successor first, 0 failed requests`, async () => {
-  const s = await startServer(['-w', '2', '--distribution', mode, '--max-requests', '300', '--max-requests-jitter', '50', APP], { workers: 2 });
+  const s = await startServer(['-w', '2', '--distribution', mode, '--max-requests', '150', '--max-requests-jitter', '30', APP], { workers: 2 });
   const result = await load(s.port, { connections: 16, durationMs: 4000 });
   assert.is(result.failed, 0, `failed: ${result.errors.slice(0, 5)}`);
-  const recycled = s.count(/exited with code 0 \(max_requests\)/);
-  assert.ok(recycled >= 2, `recycled ${recycled} workers (served ${result.ok})`);
+  // A recycled worker exits once its idle keep-alive connections have timed out (it does not
+  // cut a connection a client may be writing to), which can be after the load has stopped.
+  const recycled = () => s.count(/exited with code 0 \(max_requests\)/);
+  await waitFor(() => recycled() >= 2, 15000, `2 recycled workers (recycled ${recycled()}, served ${result.ok})`);
   assert.ok(result.pids.size > 2, 'successors served');
   assert.is(s.workers().length >= 2, true);
   await s.stop();

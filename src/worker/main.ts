@@ -80,6 +80,15 @@ export async function runWorker(): Promise<void> {
   const heart = startHeartbeat(boot.heartbeatMs, counters, send);
   const log = new Logger(boot.settings.log_level, boot.settings.error_logfile, boot.settings.log_format);
   const master = new MasterLink(send);
+  // From the start: an extra server's listen-result can arrive while the app loads, and a drain
+  // (the master stopping) while it boots — then there is nothing to drain, and the worker exits.
+  let feedReady: ConnectionFeed | null = null;
+  process.on('message', (m: MasterMessage, handle: unknown) => {
+    if (m?.t === 'conn') feedReady?.accept(handle, m.head);
+    else if (m?.t === 'drain') void (shutdown ? shutdown.stop(m.closeIdle) : process.exit(0));
+    else if (m?.t === 'listen-result') master.settle(m, handle);
+    else if (m?.t === 'report') heart.beat(m.id); // reliability: a /metrics scrape wants the counters now
+  });
 
   // Installed before the app loads, so that its listen() calls are adopted, never bound.
   const first = boot.listeners[0]!;
@@ -171,12 +180,7 @@ export async function runWorker(): Promise<void> {
   // closeIdle: on shutdown, idle keep-alive connections are closed at once; when the worker is
   // only recycled they are kept until they time out or send one more request (answered with
   // Connection: close), since closing a connection a client is writing to fails its request.
-  process.on('message', (m: MasterMessage, handle: unknown) => {
-    if (m?.t === 'conn') feed.accept(handle, m.head);
-    else if (m?.t === 'drain') void shutdown!.stop(m.closeIdle);
-    else if (m?.t === 'listen-result') master.settle(m, handle);
-    else if (m?.t === 'report') heart.beat(m.id); // reliability: a /metrics scrape wants the counters now
-  });
+  feedReady = feed;
 
   try {
     await feed.listen(boot.listeners, (server, options, cb) => adoption.listenDirectly(server, options, cb));
