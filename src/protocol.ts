@@ -44,7 +44,12 @@ export type MasterMessage =
   /** The answer to a worker's `listen` (an extra server): the listening handle rides along. */
   | { t: 'listen-result'; id: number; errno?: number }
   /** Send a heartbeat now, tagged with this id: a /metrics scrape wants the exact counters. */
-  | { t: 'report'; id: number };
+  | { t: 'report'; id: number }
+  /**
+   * The answer to `stopping` while the master itself shuts down (TERM to the whole process
+   * group): serve on through --shutdown-delay; the master's own `drain` follows.
+   */
+  | { t: 'keep-serving' };
 
 export interface WorkerStats {
   requests: number;

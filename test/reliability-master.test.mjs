@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { join } from 'node:path';
 import { FIXTURES, isAlive, killAll, request, runCli, sleep, tempApp, waitFor } from './helpers/server.mjs';
-import { probe } from './helpers/traffic.mjs';
+import { keepAliveLoad, probe } from './helpers/traffic.mjs';
 import { metrics, poolSettled, readiness, startWithAdmin } from './reliability/common.mjs';
 
 const APP = join(FIXTURES, 'pid.js');
@@ -52,6 +52,42 @@ test('a worker TERMed from outside: its idle keep-alive connection still gets an
   assert.not.match(s.log, /next start in|\[ERROR\]/);
   conn.socket.destroy();
   await s.stop();
+});
+
+test('a worker TERMed from outside while its app is still loading: INFO, restarts{signal}, replaced at once', async () => {
+  // The app listens 3 s after it loads: until then the worker boots.
+  const dir = tempApp({ 'app.js': "setTimeout(() => require('http').createServer((req, res) => res.end('pid=' + process.pid + '\\n')).listen(3000), 3000);\n" });
+  const s = await startWithAdmin(['-w', '1', 'app.js'], { cwd: dir });
+  await waitFor(() => s.workers().length === 1, 10_000, 'a booting worker');
+  const [booting] = s.workers();
+  await sleep(500);
+  process.kill(booting, 'SIGTERM');
+  await s.waitForLog(new RegExp(`\\[INFO\\] Worker \\(pid:${booting}\\) was sent SIGTERM from outside: replacing it`));
+  await s.waitForReady(1, 15_000);
+  assert.is((await request(s.port)).status, 200);
+  assert.is((await metrics(s))['narwhal_worker_restarts_total{reason="signal"}'], 1);
+  assert.not.match(s.log, /next start in|\[ERROR\]/);
+  await s.stop();
+});
+
+test('TERM to the master and its workers at once (systemd KillMode=control-group): the workers serve through --shutdown-delay, 0 failed', async () => {
+  const s = await startWithAdmin(['-w', '2', '--shutdown-delay', '5', APP], { workers: 2 });
+  const workers = s.workers();
+  const load = keepAliveLoad({ port: s.port, connections: 8 });
+  await sleep(500);
+  for (const pid of [s.pid, ...workers]) process.kill(pid, 'SIGTERM');
+  const sentBefore = load.sent;
+  await waitFor(async () => (await readiness(s)).code === 503, 5000, '/readyz 503');
+  // A load balancer takes a while to notice: traffic goes on, within the delay.
+  await sleep(2500);
+  const sentAfter = load.sent - sentBefore;
+  const result = await load.stop();
+  assert.is(result.failed, 0, JSON.stringify(result.errors));
+  assert.ok(sentAfter > 50, `${sentAfter} requests after the TERM`);
+  assert.ok(result.pids.every((pid) => workers.includes(pid)), 'served by the same workers throughout');
+  assert.is(s.count(/Booting worker/), 2, 'no worker replaced');
+  assert.is((await s.exit).code, 0);
+  assert.not.match(s.log, /\[ERROR\]/);
 });
 
 test('connections sent to a worker that dies before receiving them go to another worker', async () => {

@@ -353,7 +353,8 @@ export class Arbiter {
    * (TERM to the whole process group), the worker serves on until the master's own drain.
    */
   private onWorkerStopping(worker: WorkerHandle, cause: 'signal' | 'app closed its server'): void {
-    if (worker.state === 'exited' || ((this.terminating || this.phase === 'stopping') && worker.state !== 'draining')) return;
+    if (worker.state === 'exited') return;
+    if ((this.terminating || this.phase === 'stopping') && worker.state !== 'draining') return worker.send({ t: 'keep-serving' });
     // Already draining (recycled, scaled down): the drain is sent again, in case it crossed.
     if (worker.state !== 'draining') {
       const why = cause === 'signal' ? 'it received TERM from outside' : 'the app closed its server';

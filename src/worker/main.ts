@@ -48,6 +48,8 @@ export async function runWorker(): Promise<void> {
   // Until the app is served, a stop signal just ends the worker.
   let shutdown: WorkerShutdown | null = null;
   let stopRequested = false;
+  // reliability: the fallback drain, cancelled when the master says to keep serving.
+  let stoppingFallback: NodeJS.Timeout | null = null;
   const signals = new AppSignals(() => {
     // reliability: before the app is served, by the signal itself, so that the master sees
     // who stopped it (a TERM from outside, replaced at once) rather than a code-0 exit (a crash).
@@ -59,7 +61,7 @@ export async function runWorker(): Promise<void> {
     if (!process.connected) return void shutdown.stop(false);
     send({ t: 'stopping', cause: 'signal' });
     // A master that does not answer (an older one, a busy one) does not keep the worker up.
-    setTimeout(() => void shutdown?.stop(false), STOPPING_ANSWER_MS).unref();
+    stoppingFallback = setTimeout(() => void shutdown?.stop(false), STOPPING_ANSWER_MS).unref();
   });
   // INT/QUIT (quick) and ABRT: exit; once the hooks are loaded, after workerInt/workerAbort.
   let quick = (_hook: 'workerInt' | 'workerAbort', code: number): void => process.exit(code);
@@ -88,6 +90,8 @@ export async function runWorker(): Promise<void> {
     else if (m?.t === 'drain') void (shutdown ? shutdown.stop(m.closeIdle) : process.exit(0));
     else if (m?.t === 'listen-result') master.settle(m, handle);
     else if (m?.t === 'report') heart.beat(m.id); // reliability: a /metrics scrape wants the counters now
+    // reliability: the master shuts down itself (TERM to the process group): serve on until its drain.
+    else if (m?.t === 'keep-serving' && stoppingFallback) clearTimeout(stoppingFallback);
   });
 
   // Installed before the app loads, so that its listen() calls are adopted, never bound.
