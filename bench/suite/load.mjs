@@ -53,10 +53,10 @@ export async function h2load({ url, connections = 64, streams = 1 }, seconds) {
   const out = await run('h2load', args, (seconds + 30) * 1000);
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN);
   const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
-  const status = /status codes: (\d+) 2xx/.exec(out);
   const mean = /time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/.exec(out);
   const done = req ? Number(req[3]) : NaN;
-  const errors = req ? Number(req[5]) + Number(req[6]) + Number(req[7]) + (done - Number(status?.[1] ?? done)) : 0;
+  const codes = /status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  const errors = (req ? Number(req[5]) + Number(req[6]) + Number(req[7]) : 0) + (codes ? Number(codes[1]) + Number(codes[2]) : 0);
   return { rps, requests: done, p50: mean ? toMs(mean[1], mean[2]) : NaN, p99: NaN, errors, raw: out };
 }
 

@@ -3,7 +3,9 @@
 
 export const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 const min = (xs) => Math.min(...xs.filter(Number.isFinite));
 const max = (xs) => Math.max(...xs.filter(Number.isFinite));
@@ -62,6 +64,14 @@ function scenarioTable(sc) {
     const rss = s.processes > 1 ? `${mb(s.rssMaster)} · ${mb(s.rssWorker)} · ${mb(s.rssTotal)}` : `– · – · ${mb(s.rssTotal)}`;
     lines.push(`| ${v.label}${isBest ? ' **(best peer)**' : ''} | ${k(s.rps)} (${k(s.rpsMin)}–${k(s.rpsMax)}) | ${fix(ratio, 2)} | ${fix(s.p50, 2)} / ${fix(s.p99, 2)} | ${s.errors} | ${fix(s.cpu, 1)} | ${rss} | ${fix(s.startMs)} | ${fix(s.spread, 2)} |${handler ? ` ${fix(s.handlerUs)} |` : ''}`);
   }
+  if (handler) {
+    // The same handler must cost the same everywhere, or the throughput comparison is void.
+    const times = sc.variants.filter((v) => v.runs.length).map((v) => summarise(v).handlerUs);
+    const lo = min(times);
+    const hi = max(times);
+    lines.push('', `Handler CPU time of one request (median per variant): ${fix(lo)}–${fix(hi)} µs, ` +
+      `${fix(((hi - lo) / lo) * 100)} % apart${(hi - lo) / lo > 0.1 ? ': **more than 10 %, the variants do not run the same code: compare with care**' : ''}.`);
+  }
   lines.push('');
   return lines;
 }
@@ -88,6 +98,31 @@ function summaryTable(report) {
   return lines;
 }
 
+/**
+ * Memory and start-up, from the hello world scenario: each worker's RSS against one bare
+ * node:http process serving the same handler, the master's, and spawn → first 200.
+ */
+function memoryTable(report) {
+  const sc = report.scenarios.find((x) => x.id === 'hello' && !x.pending);
+  if (!sc) return [];
+  const bareRss = (id) => { const b = sc.variants.find((v) => v.id === id && v.runs.length); return b ? summarise(b).rssTotal : NaN; };
+  const lines = ['### Memory and start-up (hello world, RSS at the end of the measured window)', '',
+    `| variant | processes | master MB | per worker MB | worker − bare node MB | total MB | idle total MB (before load) | spawn → first 200 ms (min–max) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const v of sc.variants) {
+    if (!v.runs.length) continue;
+    const s = summarise(v);
+    const starts = v.runs.map((r) => r.startMs);
+    const idle = median(v.runs.map((r) => r.rssIdleTotal));
+    const single = s.processes <= 1;
+    const bare = bareRss(v.group === 'node24' ? 'node24' : 'node');
+    lines.push(`| ${v.label} | ${fix(s.processes)} | ${single ? '–' : mb(s.rssMaster)} | ${single ? (v.id.startsWith('node') ? mb(s.rssTotal) : '(threads)') : mb(s.rssWorker)} | ` +
+      `${single || v.id === 'gunicorn' ? '–' : fix((s.rssWorker - bare) / 1048576, 1)} | ${mb(s.rssTotal)} | ${mb(idle)} | ${fix(median(starts))} (${fix(min(starts))}–${fix(max(starts))}) |`);
+  }
+  lines.push('');
+  return lines;
+}
+
 export function printReport(report) {
   const m = report.machine;
   const c = report.cfg;
@@ -102,6 +137,7 @@ export function printReport(report) {
   if (report.notes.length) out.push('');
   for (const sc of report.scenarios) out.push(...scenarioTable(sc));
   out.push(...summaryTable(report));
+  out.push(...memoryTable(report));
   if (report.leftovers.length) out.push(`Leftover processes killed at the end: ${report.leftovers.join(' ')}`, '');
   process.stdout.write(`${out.join('\n')}\n`);
 }

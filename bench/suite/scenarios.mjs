@@ -16,6 +16,8 @@ export const VARIANTS = {
   gunicorn: { label: 'Gunicorn 20.1 sync (Python WSGI)', group: 'node20', peer: true, needs: 'gunicorn' },
   narwhal: { label: 'narwhal (round-robin, default)', group: 'node20', peer: false },
   'narwhal-shared': { label: 'narwhal --distribution shared', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'] },
+  // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
+  node24: { label: 'node:http on Node 24, 1 process (reference)', group: 'node24', peer: false, workers: 1, needs: 'node24' },
   watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'node24', peer: true, needs: 'node24' },
   'narwhal-bin': { label: 'narwhal binary (round-robin, default)', group: 'node24', peer: false, needs: 'binary' },
   'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'node24', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
@@ -35,17 +37,17 @@ const SMALL = ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'];
 export const SCENARIOS = [
   {
     id: 'hello', title: 'hello world, keep-alive', app: handler('hello.js'), load: {},
-    variants: [...CORE, 'narwhal-shared', 'narwhal-bin-reuseport', 'gunicorn'],
+    variants: [...CORE, 'narwhal-shared', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
     quick: true, quickVariants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
   },
   {
     id: 'close', title: 'hello world, Connection: close (a connection per request)', app: handler('hello.js'), load: { close: true },
     variants: [...CORE, 'narwhal-shared', 'narwhal-bin-reuseport', 'gunicorn'],
-    quick: true, quickVariants: ['node', 'cluster-rr', 'cluster-shared', 'narwhal', 'narwhal-shared'],
+    quick: true, quickVariants: ['node', 'cluster-rr', 'narwhal', 'narwhal-shared'],
   },
   {
     id: 'cpu', title: '~1 ms of CPU per request (small-integer loop)', app: handler('cpu.js'), load: {}, handlerTime: true,
-    variants: CORE, quick: true, quickVariants: ['node', 'cluster-rr', 'narwhal'],
+    variants: CORE, quick: true, quickVariants: ['node', 'narwhal'],
   },
   { id: 'big', title: '64 KiB response', app: handler('big.js'), load: {}, variants: SMALL },
   { id: 'echo', title: '16 KiB POST echo', app: handler('echo.js'), load: { postBytes: 16384 }, variants: SMALL },

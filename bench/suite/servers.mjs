@@ -161,6 +161,7 @@ const narwhalCommon = (ctx) => ['-w', String(ctx.workers), '-b', `127.0.0.1:${ct
 
 export const STARTERS = {
   node: (ctx) => launch(ctx, 'node', NODE20, [ctx.app.listen]),
+  node24: (ctx) => launch(ctx, 'node24', NODE24, [ctx.app.listen]),
   'cluster-rr': (ctx) => launch(ctx, 'cluster-rr', NODE20, [join(PEERS, 'cluster-app.js'), ctx.app.listen, String(ctx.workers), 'rr']),
   'cluster-shared': (ctx) => launch(ctx, 'cluster-shared', NODE20, [join(PEERS, 'cluster-app.js'), ctx.app.listen, String(ctx.workers), 'none']),
   pm2: async (ctx) => {
