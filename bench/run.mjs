@@ -186,9 +186,11 @@ async function measure(scenario, v, round, app, script) {
     const fair = deltas.reduce((a, b) => a + b, 0) / workers;
     const spread = v.id === 'gunicorn' ? null : workers === 1 ? 1 : fair > 0 ? Math.min(...deltas) / fair : 0;
     const cpuMs = cpuBetween(cpuBefore, cpuAfter);
+    const masterMs = (cpuAfter.get(server.root) ?? 0) - (cpuBefore.get(server.root) ?? 0);
     return {
       rps: r.rps, p50: r.p50, p99: r.p99, errors: r.errors, requests: r.requests,
       cpuUsPerReq: r.requests > 0 ? (cpuMs * 1000) / r.requests : NaN, cpuCores: cpuMs / 1000 / cfg.seconds,
+      cpuMasterUsPerReq: r.requests > 0 ? (masterMs * 1000) / r.requests : NaN,
       rssMaster: mem.master, rssWorkers: mem.workers, rssTotal: mem.total, rssIdleTotal: idle.total, processes: mem.processes,
       startMs: server.startMs, spread, serving, handlerUs, scrapes,
     };

@@ -25,4 +25,6 @@ async function main() {
   }
   server.listen(port, host);
 }
+// A normal exit on TERM (as an app's own shutdown code would), so --cpu-prof can write its profile.
+if (require('node:worker_threads').isMainThread) process.on('SIGTERM', () => process.exit(0));
 main().catch((err) => { console.error(err); process.exit(1); });

@@ -24,7 +24,7 @@ export function summarise(v) {
     noise: runs.length > 1 ? (max(rps) - min(rps)) / median(rps) : NaN,
     p50: median(of('p50')), p99: median(of('p99')), p99Max: max(of('p99')),
     errors: of('errors').reduce((a, b) => a + b, 0),
-    cpu: median(of('cpuUsPerReq')), cores: median(of('cpuCores')),
+    cpu: median(of('cpuUsPerReq')), cpuMaster: median(of('cpuMasterUsPerReq')), cores: median(of('cpuCores')),
     rssMaster: median(of('rssMaster')), rssWorker: median(workerRss), rssTotal: median(of('rssTotal')),
     processes: median(of('processes')), startMs: median(of('startMs')),
     spread: runs.some((r) => r.spread !== null) ? median(of('spread')) : NaN,
@@ -50,7 +50,7 @@ function scenarioTable(sc) {
   if (sc.notes.length) lines.push('');
   const best = bestPeers(sc);
   const handler = sc.variants.some((v) => v.runs.some((r) => r.handlerUs));
-  lines.push(`| variant | req/s median (min–max) | vs best peer | p50 / p99 ms | errors | CPU µs/req | RSS MB master · worker · total | start ms | spread |${handler ? ' handler µs |' : ''}`);
+  lines.push(`| variant | req/s median (min–max) | vs best peer | p50 / p99 ms | errors | CPU µs/req (master) | RSS MB master · worker · total | start ms | spread |${handler ? ' handler µs |' : ''}`);
   lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${handler ? '---:|' : ''}`);
   let group = null;
   for (const v of sc.variants) {
@@ -62,7 +62,7 @@ function scenarioTable(sc) {
     const ratio = b ? s.rps / b.rps : NaN;
     const isBest = b && b.id === v.id;
     const rss = s.processes > 1 ? `${mb(s.rssMaster)} · ${mb(s.rssWorker)} · ${mb(s.rssTotal)}` : `– · – · ${mb(s.rssTotal)}`;
-    lines.push(`| ${v.label}${isBest ? ' **(best peer)**' : ''} | ${k(s.rps)} (${k(s.rpsMin)}–${k(s.rpsMax)}) | ${fix(ratio, 2)} | ${fix(s.p50, 2)} / ${fix(s.p99, 2)} | ${s.errors} | ${fix(s.cpu, 1)} | ${rss} | ${fix(s.startMs)} | ${fix(s.spread, 2)} |${handler ? ` ${fix(s.handlerUs)} |` : ''}`);
+    lines.push(`| ${v.label}${isBest ? ' **(best peer)**' : ''} | ${k(s.rps)} (${k(s.rpsMin)}–${k(s.rpsMax)}) | ${fix(ratio, 2)} | ${fix(s.p50, 2)} / ${fix(s.p99, 2)} | ${s.errors} | ${fix(s.cpu, 1)}${s.processes > 1 ? ` (${fix(s.cpuMaster, 1)})` : ''} | ${rss} | ${fix(s.startMs)} | ${fix(s.spread, 2)} |${handler ? ` ${fix(s.handlerUs)} |` : ''}`);
   }
   if (handler) {
     // The same handler must cost the same everywhere, or the throughput comparison is void.
