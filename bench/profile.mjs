@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { wrk } from './suite/load.mjs';
-import { treePids } from './suite/proc-stats.mjs';
+import { cpuSnapshot, treePids } from './suite/proc-stats.mjs';
 import { CLI, NODE20, PEERS, ROOT, freePort, probe, sleep } from './suite/servers.mjs';
 
 const argv = process.argv.slice(2);
@@ -119,9 +119,18 @@ for (const name of wanted) {
   const url = `http://127.0.0.1:${server.port}/`;
   const roles = new Map(treePids([server.pid]).map((p) => [p, p === server.pid ? 'master' : 'worker']));
   await wrk({ url, close }, 1);
+  const cpu0 = cpuSnapshot([server.pid]);
   const t0 = Number(process.hrtime.bigint() / 1000n);
   const r = await wrk({ url, close }, seconds);
   const t1 = Number(process.hrtime.bigint() / 1000n);
+  const cpu1 = cpuSnapshot([server.pid]);
+  // The profiler's sample gaps are wall time (a preempted thread's wait counts): the CPU the
+  // kernel accounted to each role over the same window is what its shares are scaled to.
+  const realMs = new Map();
+  for (const [pid, ms] of cpu1) {
+    const role = roles.get(pid) ?? 'worker';
+    realMs.set(role, (realMs.get(role) ?? 0) + ms - (cpu0.get(pid) ?? 0));
+  }
   await server.stop();
   const perRole = new Map();
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
@@ -137,8 +146,11 @@ for (const name of wanted) {
   rmSync(dir, { recursive: true, force: true });
   console.log(`\n## ${name}: ${close ? 'Connection: close' : 'keep-alive'}, ${Math.round(r.rps)} req/s under the profiler, ${r.requests} requests in ${seconds} s`);
   for (const [role, agg] of perRole) {
-    const perReq = (us) => (us / r.requests).toFixed(2);
-    console.log(`\n${role} (${agg.procs} process${agg.procs > 1 ? 'es' : ''}): ${perReq(agg.total)} µs of JS-thread CPU per request, top ${top} by self time (µs/request):\n`);
+    const real = (realMs.get(role) ?? 0) * 1000;
+    const scale = agg.total > 0 ? real / agg.total : 0;
+    const perReq = (us) => ((us * scale) / r.requests).toFixed(2);
+    console.log(`\n${role} (${agg.procs} process${agg.procs > 1 ? 'es' : ''}): ${(real / r.requests).toFixed(1)} µs CPU per request (/proc, all threads; ` +
+      `the profile saw ${(agg.total / r.requests).toFixed(1)} µs of JS-thread time, wall clock), split by the profile's self time:\n`);
     const cats = new Map();
     for (const [k, v] of agg.self) cats.set(category(k), (cats.get(category(k)) ?? 0) + v);
     console.log('| µs/req | share | category |\n|---:|---:|---|');
@@ -148,6 +160,8 @@ for (const name of wanted) {
     for (const [k, v] of [...agg.self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
       console.log(`| ${perReq(v)} | ${((v / agg.total) * 100).toFixed(1)} % | \`${k}\` |`);
     }
+    const own = [...agg.self].filter(([k]) => /dist\/narwhal\.js/.test(k)).sort((a, b) => b[1] - a[1]).slice(0, 6);
+    if (own.length) console.log(`\nnarwhal's own functions: ${own.map(([k, v]) => `\`${k.replace(' dist/narwhal.js', '')}\` ${perReq(v)}`).join(', ')}`);
   }
   if (argv.includes('--strace')) {
     const counts = mkdtempSync(join(tmpdir(), 'narwhal-prof-counts-'));
