@@ -5,9 +5,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../lib.mjs';
 import { treePids } from './proc-stats.mjs';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -18,7 +18,7 @@ export const BIN = join(ROOT, 'dist/narwhal');
 export const PEERS = join(ROOT, 'bench/peers');
 export const PM2 = join(PEERS, 'node_modules/pm2/bin/pm2');
 export const WATT = join(PEERS, 'node_modules/wattpm/bin/cli.js');
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { freePort, sleep } from '../lib.mjs';
 
 /** Every PID the suite has seen in a server's tree: checked (and killed) at the very end. */
 export const seenPids = new Set();
@@ -28,14 +28,6 @@ const alive = (pid) => {
   try { return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
 };
 const kill = (pid, sig) => { try { process.kill(pid, sig); } catch { /* gone */ } };
-
-export async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** One GET on a fresh connection: the status (0 when refused), and the response headers. */
 export function probe(port, { tls = false, h2 = false, path = '/' } = {}) {
