@@ -1,5 +1,5 @@
-// The Express app of express-listen.js in the exported form (module.exports = app), for a
-// narwhal that cannot adopt listen-form apps yet. Same routes, same middleware.
+// The Express app (module.exports = app): express-listen.js listens on it; narwhal serves this
+// export directly until it can adopt listen-form apps.
 const express = require('express');
 const counter = require('./count.js');
 
