@@ -159,6 +159,7 @@ async function measure(scenario, v, round, app, script) {
   const port = await freePort();
   const workers = v.workers ?? cfg.workers;
   const ctx = makeCtx(scenario, port, app, `${scenario.id}-${v.id}-${round}`, workers);
+  Object.assign(ctx.env, v.env ?? {});
   ctx.narwhalArgs = [...v.args(ctx), ...(scenario.tls && tlsFiles && v.base.startsWith('narwhal') ? ['--certfile', tlsFiles.cert, '--keyfile', tlsFiles.key] : [])];
   const server = current = await STARTERS[v.base](ctx);
   try {

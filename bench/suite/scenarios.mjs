@@ -18,6 +18,9 @@ export const VARIANTS = {
   'narwhal-shared': { label: 'narwhal --distribution shared', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'] },
   // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
   node24: { label: 'node:http on Node 24, 1 process (reference)', group: 'node24', peer: false, workers: 1, needs: 'node24' },
+  // Issue 13's first option for connection-per-request: a shared socket, with libuv accepting one
+  // connection per wake-up so that the workers take turns (no src change: libuv reads the env).
+  'narwhal-shared-single-accept': { label: 'narwhal --distribution shared, UV_TCP_SINGLE_ACCEPT=1', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'], env: { UV_TCP_SINGLE_ACCEPT: '1' } },
   watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'node24', peer: true, needs: 'node24' },
   'narwhal-bin': { label: 'narwhal binary (round-robin, default)', group: 'node24', peer: false, needs: 'binary' },
   'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'node24', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
@@ -42,7 +45,7 @@ export const SCENARIOS = [
   },
   {
     id: 'close', title: 'hello world, Connection: close (a connection per request)', app: handler('hello.js'), load: { close: true },
-    variants: [...CORE, 'narwhal-shared', 'narwhal-bin-reuseport', 'gunicorn'],
+    variants: [...CORE, 'narwhal-shared', 'narwhal-shared-single-accept', 'narwhal-bin-reuseport', 'gunicorn'],
     quick: true, quickVariants: ['node', 'cluster-rr', 'narwhal', 'narwhal-shared'],
   },
   {
