@@ -1,5 +1,6 @@
 // The suite's tables (Markdown, ready for bench/README.md): one per scenario, then a summary of
 // narwhal against the best peer, memory and start-up.
+import { VARIANTS } from './scenarios.mjs';
 
 export const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -91,7 +92,7 @@ function summaryTable(report) {
       return [`${fix(s.rps / b.rps, 2)} (vs ${b.label.split(' (')[0]})`, `${fix(s.p99, 2)} vs ${fix(b.p99, 2)}`];
     };
     // The scenario's own narwhal variant (access log on, metrics on, --sticky) where it has one.
-    const own = sc.variants.filter((x) => !x.peer && x.group === 'node20' && x.id !== 'narwhal-shared').at(-1);
+    const own = sc.variants.find((x) => !x.peer && !(x.id in VARIANTS) && x.runs.length);
     lines.push(`| ${sc.id}${own && own.id !== 'narwhal' ? ` (${own.id})` : ''} | ${cell(own?.id ?? 'narwhal', 'node20').join(' | ')} | ${cell('narwhal-bin', 'node24').join(' | ')} |`);
   }
   lines.push('');
