@@ -54,7 +54,8 @@ function scenarioTable(sc) {
   lines.push(`| variant | req/s median (min–max) | vs best peer | p50 / p99 ms | errors | CPU µs/req (master) | RSS MB master · worker · total | start ms | spread |${handler ? ' handler µs |' : ''}`);
   lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${handler ? '---:|' : ''}`);
   let group = null;
-  for (const v of sc.variants) {
+  const order = ['node20', 'node24'];
+  for (const v of [...sc.variants].sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group))) {
     if (v.runs.length === 0) { lines.push(`| ${v.label} | failed: ${v.failed ?? 'no run'} |||||||${handler ? '|' : ''}`); continue; }
     if (group !== null && v.group !== group) lines.push(`| _on ${v.group === 'node24' ? 'Node 24' : 'Node 20'}:_ ||||||||${handler ? '|' : ''}`);
     group = v.group;

@@ -53,7 +53,7 @@ export function probe(port, { tls = false, h2 = false, path = '/' } = {}) {
 }
 
 /** Polls until the server answers 200; resolves ms since `t0` (hrtime ns), or throws. */
-async function firstResponse(port, t0, opts, isDead, timeoutMs = 30000) {
+async function firstResponse(port, t0, opts, isDead, timeoutMs = 60000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await probe(port, opts)).status === 200) return Number(process.hrtime.bigint() - t0) / 1e6;
@@ -121,7 +121,11 @@ function logFd(ctx, name) {
 async function launch(ctx, name, cmd, args, { env = {}, cwd = ROOT, afterExit = null, stopHook = null } = {}) {
   const fd = logFd(ctx, name);
   const t0 = process.hrtime.bigint();
-  const child = spawn(cmd, args, { cwd, env: { ...ctx.env, ...env }, stdio: ['ignore', fd, fd] });
+  // detached: each server in a session (and so a scheduler autogroup) of its own, as PM2's
+  // daemon always is (it calls setsid): with autogroups on, the CPU is shared between sessions
+  // first, so a server left in the suite's session would compete with wrk for one share while
+  // a daemonised one gets its own.
+  const child = spawn(cmd, args, { cwd, env: { ...ctx.env, ...env }, stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
   let dead = false;
   child.once('exit', () => { dead = true; });
@@ -137,7 +141,7 @@ async function launch(ctx, name, cmd, args, { env = {}, cwd = ROOT, afterExit = 
   try {
     startMs = await firstResponse(ctx.port, t0, ctx.probe, () => dead);
   } catch (err) {
-    kill(child.pid, 'SIGKILL');
+    for (const p of treePids([child.pid])) { seenPids.add(p); kill(p, 'SIGKILL'); }
     throw new Error(`${name}: ${err.message}\n${readFileSync(join(ctx.dir, `${name}.log`), 'utf8').slice(-2000)}`);
   }
   return new Server({ roots: [child.pid], startMs, log: join(ctx.dir, `${name}.log`) });
