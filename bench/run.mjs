@@ -170,7 +170,7 @@ async function measure(scenario, v, round, app, script) {
     if (scenario.handlerTime) {
       const times = [];
       for (let i = 0; i < 15; i++) times.push(Number((await probe(port, ctx.probe)).headers['x-handler-us']));
-      handlerUs = median(times);
+      handlerUs = Math.min(...times.filter(Number.isFinite)); // the fastest: a preemption only adds
     }
     await sleep(250);
     const countsBefore = readCounts(ctx.countsDir);

@@ -71,7 +71,7 @@ function scenarioTable(sc) {
     const times = sc.variants.filter((v) => v.runs.length).map((v) => summarise(v).handlerUs);
     const lo = min(times);
     const hi = max(times);
-    lines.push('', `Handler CPU time of one request (median per variant): ${fix(lo)}–${fix(hi)} µs, ` +
+    lines.push('', `Handler time of one request (fastest of 15 per run, median over runs): ${fix(lo)}–${fix(hi)} µs, ` +
       `${fix(((hi - lo) / lo) * 100)} % apart${(hi - lo) / lo > 0.1 ? ': **more than 10 %, the variants do not run the same code: compare with care**' : ''}.`);
   }
   lines.push('');
