@@ -121,7 +121,7 @@ function memoryTable(report) {
     lines.push(`| ${v.label} | ${fix(s.processes)} | ${single ? '–' : mb(s.rssMaster)} | ${single ? (v.id.startsWith('node') ? mb(s.rssTotal) : '(threads)') : mb(s.rssWorker)} | ` +
       `${single || v.id === 'gunicorn' ? '–' : fix((s.rssWorker - bare) / 1048576, 1)} | ${mb(s.rssTotal)} | ${mb(idle)} | ${fix(median(starts))} (${fix(min(starts))}–${fix(max(starts))}) |`);
   }
-  lines.push('');
+  lines.push('', 'The bare process served all 64 connections alone, each worker half of them, so this column understates narwhal\'s extra memory; `bench/memory.mjs` compares under the same load.', '');
   return lines;
 }
 
