@@ -50,7 +50,7 @@ export async function setup(wants) {
   // The peers' own package (pm2, wattpm), pinned by its lockfile.
   if (mtime(join(PEERS, 'node_modules/.package-lock.json')) < mtime(join(PEERS, 'package-lock.json'))) {
     process.stderr.write('bench: npm ci --prefix bench/peers\n');
-    try { sh('npm', ['ci', '--prefix', PEERS, '--no-audit', '--no-fund']); } catch { notes.push('npm ci in bench/peers failed: PM2 and Watt skipped'); }
+    try { sh('npm', ['ci', '--prefix', PEERS, '--no-audit', '--no-fund', '--loglevel=error']); } catch { notes.push('npm ci in bench/peers failed: PM2 and Watt skipped'); }
   }
   if (existsSync(join(PEERS, 'node_modules/pm2/bin/pm2'))) have.add('pm2');
   if (existsSync(join(PEERS, 'node_modules/wattpm/bin/cli.js'))) have.add('watt');
@@ -58,7 +58,7 @@ export async function setup(wants) {
   if (wants.has('node24')) {
     if (!existsSync(NODE24)) {
       process.stderr.write('bench: npm ci --prefix tools/sea-node\n');
-      try { sh('npm', ['ci', '--prefix', join(ROOT, 'tools/sea-node'), '--no-audit', '--no-fund']); } catch { /* noted below */ }
+      try { sh('npm', ['ci', '--prefix', join(ROOT, 'tools/sea-node'), '--no-audit', '--no-fund', '--loglevel=error']); } catch { /* noted below */ }
     }
     if (existsSync(NODE24)) have.add('node24');
     else notes.push('tools/sea-node (Node 24) missing: Watt and the narwhal binary skipped');
