@@ -3,7 +3,7 @@
 // there when it loads the app and then every 200 ms, so the harness can tell how many workers
 // serve and how evenly the measured load was spread. A write of a few bytes 5 times a second
 // costs the same in every variant.
-const { writeFileSync } = require('node:fs');
+const { renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { threadId } = require('node:worker_threads');
 
@@ -12,7 +12,13 @@ const file = dir ? join(dir, `${process.pid}-${threadId}`) : null;
 const counter = { served: 0 };
 if (file) {
   let written = -1;
-  const flush = () => { if (counter.served !== written) { written = counter.served; writeFileSync(file, String(written)); } };
+  // Written aside and renamed into place: a reader never sees a half-written file.
+  const flush = () => {
+    if (counter.served === written) return;
+    written = counter.served;
+    writeFileSync(`${file}.tmp`, String(written));
+    renameSync(`${file}.tmp`, file);
+  };
   flush();
   setInterval(flush, 200).unref();
   process.on('exit', flush);

@@ -68,7 +68,8 @@ export function readCounts(dir) {
   const counts = new Map();
   if (!existsSync(dir)) return counts;
   for (const f of readdirSync(dir)) {
-    try { counts.set(f, Number(readFileSync(join(dir, f), 'utf8')) || 0); } catch { /* being written */ }
+    if (f.endsWith('.tmp')) continue;
+    try { counts.set(f, Number(readFileSync(join(dir, f), 'utf8')) || 0); } catch { /* renamed meanwhile */ }
   }
   return counts;
 }
