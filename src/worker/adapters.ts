@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { WRAPS } from './http2-compat';
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
 
@@ -52,7 +53,10 @@ export async function serverFor(value: unknown, guard: (listener: RequestListene
     await value.ready();
     return { kind: 'a Fastify instance', server: value.server, close: async () => { await value.close(); } };
   }
-  const made = (kind: string, listener: RequestListener): ServedApp => ({ kind, server: http.createServer(guard(listener)) });
+  const made = (kind: string, listener: RequestListener): ServedApp => {
+    const guarded = Object.assign(guard(listener), { [WRAPS]: listener });
+    return { kind, server: http.createServer(guarded) };
+  };
   if (isKoa(value)) return made('a Koa app', value.callback());
   // Hono apps are objects with fetch(); check fetch before "is a function" for apps that are both.
   if (isFetch(value)) {
