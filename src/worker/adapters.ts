@@ -34,8 +34,13 @@ const isFetch = (v: unknown): v is Fetchable => isObject(v) && typeof v.fetch ==
 export const isServable = (v: unknown): boolean =>
   v instanceof net.Server || isFastify(v) || isKoa(v) || isFetch(v) || typeof v === 'function';
 
+/** An http2 server (secure or not), which speaks only HTTP/2 (unless it allows HTTP/1 over its own TLS). */
+export const isHttp2Server = (server: net.Server): boolean =>
+  typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+
 /** "an http.Server", "an https.Server", "a net.Server" … for messages. */
 export function serverKind(server: net.Server): string {
+  if (isHttp2Server(server)) return 'setSecureContext' in server ? 'an http2 secure server' : 'an http2 server';
   if (server instanceof https.Server) return 'an https.Server';
   if (server instanceof http.Server) return 'an http.Server';
   const name = server.constructor?.name;

@@ -11,6 +11,7 @@
 import type net from 'node:net';
 import type { Settings } from '../config/settings';
 import type { TlsConfig } from '../http/tls';
+import { isHttp2Server } from './adapters';
 import { isHttp1Server } from './instrument';
 import { AppLoadError } from './load-app';
 
@@ -27,9 +28,6 @@ export interface ServedProtocols {
   description: string;
 }
 
-/** An http2 server (secure or not): the server's own HTTP/2 sessions. */
-export const isHttp2Server = (server: net.Server): boolean =>
-  typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
 const terminatesTls = (server: net.Server): boolean => 'setSecureContext' in server;
 
 const AS_IT_IS: ServedProtocols = { alpn: null, http1: true, h2: null, h2c: false, description: '' };
