@@ -4,34 +4,20 @@
 // always in its first packet: no HTTP/1 request starts with "PRI * HTTP/2.0"), and the bytes
 // are put back before the connection is handed on.
 import type net from 'node:net';
+import { UNDECIDED, readStart } from './connection-start';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-/** Whether `head` is (so far) the preface: true, false, or null when more bytes must tell. */
-export function isPreface(head: Buffer): boolean | null {
+/** Whether `head` is the preface: true, false, or UNDECIDED while it is one's start. */
+export function isPreface(head: Buffer): boolean | typeof UNDECIDED {
   const n = Math.min(head.length, PREFACE.length);
   for (let i = 0; i < n; i++) if (head[i] !== PREFACE[i]) return false;
-  return n === PREFACE.length ? true : null;
+  return n === PREFACE.length ? true : UNDECIDED;
 }
 
-/**
- * Reads the start of `socket` until it is known whether it is HTTP/2, puts it back, and calls
- * `next` with the answer. A connection that closes or stays silent for `timeoutMs` is destroyed.
- */
+/** Reads the start of `socket` until it is known whether it is HTTP/2, puts it back, calls `next`. */
 export function readPreface(socket: net.Socket, timeoutMs: number, next: (h2: boolean) => void): void {
-  let head: Buffer | null = null;
-  const cleanup = (): void => {
-    clearTimeout(timer);
-    socket.off('data', onData);
-    socket.off('error', onGone);
-    socket.off('close', onGone);
-  };
-  const onGone = (): void => { cleanup(); socket.destroy(); };
-  const onData = (chunk: Buffer): void => {
-    head = head === null ? chunk : Buffer.concat([head, chunk]);
-    const h2 = isPreface(head);
-    if (h2 === null) return;
-    cleanup();
+  readStart(socket, timeoutMs, isPreface, (h2, head) => {
     socket.pause();
     socket.unshift(head);
     next(h2);
@@ -39,9 +25,5 @@ export function readPreface(socket: net.Socket, timeoutMs: number, next: (h2: bo
     // first); an HTTP/2 session takes them from the paused socket itself, and loses them if the
     // socket is resumed.
     if (!h2) socket.resume();
-  };
-  const timer = setTimeout(onGone, timeoutMs);
-  socket.on('data', onData);
-  socket.on('error', onGone);
-  socket.on('close', onGone);
+  });
 }
