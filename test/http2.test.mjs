@@ -11,6 +11,8 @@ import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { FIXTURES, killAll, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 import { makeCertificate } from './helpers/certs.mjs';
@@ -346,6 +348,33 @@ test('h2c with prior knowledge (--http2-cleartext): HTTP/2 and HTTP/1.1 on one p
     assert.is((await curlGet(`http://127.0.0.1:${untrusted.port}/`)).status, 200);
   } finally {
     await untrusted.stop();
+  }
+});
+
+/** One HTTP/2 GET after a PROXY v1 preamble naming 203.0.113.9:4567; `secure`: over TLS (ALPN h2). */
+function proxiedH2(port, secure) {
+  const createConnection = () => {
+    const raw = net.connect(port, '127.0.0.1');
+    raw.write('PROXY TCP4 203.0.113.9 127.0.0.1 4567 443\r\n');
+    return secure ? tls.connect({ socket: raw, ca, ALPNProtocols: ['h2'], host: '127.0.0.1' }) : raw;
+  };
+  return h2request(`${secure ? 'https' : 'http'}://127.0.0.1:${port}`, { createConnection });
+}
+
+test('a PROXY preamble before HTTP/2 (h2c or TLS): the app and the access log see the client it names', async () => {
+  const access = join(dir, 'access-proxied.log');
+  const h2c = await startServer(['-w', '1', '--proxy-protocol', '--http2-cleartext', 'prior-knowledge', INSPECT], { workers: 1 });
+  const overTls = await startServer(['-w', '1', '--proxy-protocol', '--access-logfile', access, ...TLS, INSPECT], { workers: 1 });
+  try {
+    for (const [s, secure] of [[h2c, false], [overTls, true]]) {
+      const r = await proxiedH2(s.port, secure);
+      const seen = JSON.parse(r.body);
+      assert.equal([r.status, seen.httpVersion, seen.remoteAddress, seen.encrypted], [200, '2.0', '203.0.113.9', secure]);
+    }
+    await waitFor(() => existsSync(access) && /^203\.0\.113\.9 .*"GET \/ HTTP\/2\.0" 200/m.test(readFileSync(access, 'utf8')), 5000, 'the access log line');
+  } finally {
+    await h2c.stop();
+    await overTls.stop();
   }
 });
 
