@@ -28,6 +28,14 @@ const server = http.createServer((req, res) => res.end('adopted ' + req.httpVers
 server.on('checkContinue', (req, res) => { res.writeContinue(); req.resume(); req.on('end', () => res.end('continued')); });
 server.listen(3000);
 `,
+  // Written for HTTP/1.1: connection fields and a reason phrase, which HTTP/2 has not.
+  'hop.js': `
+module.exports = (req, res) => {
+  res.setHeader('Connection', 'keep-alive');
+  res.writeHead(200, 'Fine', { 'Keep-Alive': 'timeout=5', 'x-app': 'yes' });
+  res.end('hop ' + req.httpVersion);
+};
+`,
   'exported.js': `
 const http = require('http');
 module.exports = http.createServer((req, res) => res.end('exported ' + req.httpVersion + ' pid=' + process.pid));
@@ -88,9 +96,24 @@ test('Express that listens itself, over HTTP/2: JSON bodies (with and without Co
     // Node's client sends a body without Content-Length (HTTP/2 frames it): still parsed.
     const streamed = await h2request(origin(s), { ca, path: '/echo', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"b":2}' });
     assert.equal([streamed.status, JSON.parse(streamed.body)], [201, { got: { b: 2 } }]);
+    const bye = await h2request(origin(s), { ca, path: '/bye' });
+    assert.equal([bye.status, bye.body, bye.headers.connection], [200, 'bye', undefined], 'Connection dropped, not a crash');
     const moved = await h2request(origin(s), { ca, path: '/go' });
     assert.equal([moved.status, moved.headers.location], [302, '/']);
     assert.not.match(s.log, /\[ERROR\]/);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a response written for HTTP/1.1 (Connection, Keep-Alive, a reason phrase) is served over HTTP/2 without them', async () => {
+  const s = await startServer(['-w', '1', ...TLS, join(dir, 'hop.js')], { workers: 1 });
+  try {
+    const r = await h2request(origin(s), { ca });
+    assert.equal([r.status, r.body, r.headers['x-app'], r.headers.connection, r.headers['keep-alive']], [200, 'hop 2.0', 'yes', undefined, undefined]);
+    const h1 = await curlGet(`${origin(s)}/`, ['--http1.1', '-i', ...CURL_TLS]);
+    assert.match(h1.body, /^HTTP\/1\.1 200 Fine\r\n[\s\S]*Keep-Alive: timeout=5/i, 'HTTP/1.1 keeps them');
+    assert.not.match(s.log, /\[ERROR\]|Warning/);
   } finally {
     await s.stop();
   }

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Settings } from '../config/settings';
-import { asHttp1Request, prototypeSwapper, keepOwnMembers } from './http2-compat';
+import { BridgedResponse, asHttp1Request, keepOwnMembers, prototypeSwapper } from './http2-compat';
 
 /** Gunicorn's HTTP/2 limits as Node's http2 server options. */
 export function http2Options(settings: Pick<Settings, 'http2_max_concurrent_streams' | 'http2_initial_window_size' |
@@ -51,7 +51,7 @@ export function closeSession(session: http2.ServerHttp2Session, busy: boolean): 
 }
 
 export class Http2Bridge {
-  private readonly h2: http2.Http2Server;
+  private readonly h2: http2.Http2Server<typeof http.IncomingMessage, typeof http.ServerResponse, typeof http2.Http2ServerRequest, typeof BridgedResponse>;
   /** Express gives each request a prototype of its own: the compatibility objects must keep theirs. */
   private readonly swapsPrototypes: boolean;
 
@@ -60,7 +60,7 @@ export class Http2Bridge {
     settings: Settings,
     onSession: (session: http2.ServerHttp2Session) => void,
   ) {
-    this.h2 = http2.createServer(http2Options(settings));
+    this.h2 = http2.createServer({ ...http2Options(settings), Http2ServerResponse: BridgedResponse });
     this.swapsPrototypes = target.listeners('request').some(prototypeSwapper);
     this.h2.on('session', onSession);
     this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => this.forward('request', req, res));

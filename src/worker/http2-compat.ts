@@ -4,6 +4,9 @@
 //   - for a request body without Content-Length (legal in HTTP/2), Transfer-Encoding: chunked in
 //     req.headers, so that body parsers that look for one of the two (body-parser, co-body and
 //     raw-body, through type-is) read the body; rawHeaders keep what the client sent;
+//   - response fields HTTP/2 forbids (Connection, Keep-Alive, Transfer-Encoding, Upgrade,
+//     Proxy-Connection: RFC 9113 8.2.2), which Node refuses with a throw, are dropped, and so is
+//     a reason phrase (HTTP/2 has none; Node warns);
 //   - for Express, which gives every request and response its own prototype (node:http's, with
 //     Express's methods on top), the compatibility objects keep their own members as own
 //     properties: Express's prototype then only adds Express's methods. Without this an Express
@@ -28,13 +31,51 @@ export function asHttp1Request(req: http2.Http2ServerRequest): void {
   if (!req.stream.endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
 }
 
-const ownMembers = (proto: object): PropertyDescriptorMap => {
-  const members: PropertyDescriptorMap = { ...Object.getOwnPropertyDescriptors(proto) };
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const isConnectionSpecific = (name: unknown): boolean => CONNECTION_SPECIFIC.has(String(name).toLowerCase());
+
+type Headers = http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] | [string, string][];
+
+/** writeHead's headers without the connection-specific fields, in any of the forms Node takes. */
+function withoutConnectionFields(headers: Headers): Headers {
+  if (!Array.isArray(headers)) {
+    const kept: http.OutgoingHttpHeaders = {};
+    for (const name of Object.keys(headers)) if (!isConnectionSpecific(name)) kept[name] = headers[name];
+    return kept;
+  }
+  if (Array.isArray(headers[0])) return (headers as [string, string][]).filter(([name]) => !isConnectionSpecific(name));
+  const kept: http.OutgoingHttpHeader[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) if (!isConnectionSpecific(headers[i])) kept.push(headers[i]!, headers[i + 1]!);
+  return kept;
+}
+
+/** The response of a bridged HTTP/2 request (http2.createServer's Http2ServerResponse option). */
+export class BridgedResponse extends http2.Http2ServerResponse {
+  override setHeader(name: string, value: number | string | readonly string[]): this {
+    if (!isConnectionSpecific(name)) super.setHeader(name, value);
+    return this;
+  }
+
+  override appendHeader(name: string, value: string | string[]): this {
+    if (!isConnectionSpecific(name)) super.appendHeader(name, value);
+    return this;
+  }
+
+  override writeHead(statusCode: number, reason?: string | Headers, headers?: Headers): this {
+    const given = typeof reason === 'string' ? headers : reason;
+    return super.writeHead(statusCode, (given ? withoutConnectionFields(given) : undefined) as http.OutgoingHttpHeaders);
+  }
+}
+
+const ownMembers = (...protos: object[]): PropertyDescriptorMap => {
+  const members: PropertyDescriptorMap = {};
+  // The base class first, so that the subclass's members win.
+  for (const proto of protos.reverse()) Object.assign(members, Object.getOwnPropertyDescriptors(proto));
   Reflect.deleteProperty(members, 'constructor');
   return members;
 };
 const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype);
-const RESPONSE_MEMBERS = ownMembers(http2.Http2ServerResponse.prototype);
+const RESPONSE_MEMBERS = ownMembers(BridgedResponse.prototype, http2.Http2ServerResponse.prototype);
 
 export function keepOwnMembers(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
   Object.defineProperties(req, REQUEST_MEMBERS);
