@@ -8,8 +8,8 @@
 // with prior knowledge is served when asked for. Certificates are made by openssl here.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -371,6 +371,36 @@ test('h2c with prior knowledge (--http2-cleartext): HTTP/2 and HTTP/1.1 on one p
     assert.is((await curlGet(`http://127.0.0.1:${untrusted.port}/`)).status, 200);
   } finally {
     await untrusted.stop();
+  }
+});
+
+/** A free TCP port on 127.0.0.1. */
+const freePort = () => new Promise((resolve) => {
+  const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
+});
+
+test('behind HAProxy speaking h2c to its upstream (server … proto h2): HTTP/1.1 clients, HTTP/2 to narwhal', async () => {
+  const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', '--forwarded-allow-ips', '127.0.0.1', INSPECT], { workers: 1 });
+  const front = await freePort();
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, [
+    'global', '  maxconn 64', 'defaults', '  mode http', '  option forwardfor', '  timeout connect 5s', '  timeout client 10s', '  timeout server 10s',
+    'frontend fe', `  bind 127.0.0.1:${front}`, '  default_backend narwhal',
+    'backend narwhal', `  server n1 127.0.0.1:${s.port} proto h2`, '',
+  ].join('\n'));
+  const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  haproxy.stderr.on('data', (d) => { stderr += d; });
+  try {
+    await waitFor(async () => (await curlGet(`http://127.0.0.1:${front}/`)).status === 200, 10000, `haproxy up (${stderr})`);
+    for (let i = 0; i < 3; i++) {
+      const r = await curlGet(`http://127.0.0.1:${front}/via?i=${i}`);
+      const seen = JSON.parse(r.body);
+      assert.equal([r.version, seen.httpVersion, seen.url, seen.headers['x-forwarded-for']], ['1.1', '2.0', `/via?i=${i}`, '127.0.0.1']);
+    }
+  } finally {
+    haproxy.kill('SIGKILL');
+    await s.stop();
   }
 });
 
