@@ -3,7 +3,7 @@
 // master says so, on TERM, or when it has served max-requests.
 import { ConfigError } from '../config/load';
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
-import { loadTls } from '../http/tls';
+import { TlsError, loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
 import { missingInternals } from '../platform/node-internals';
@@ -133,7 +133,7 @@ export async function runWorker(): Promise<void> {
     }
     protocols = servedProtocols(app.server, boot.settings, tlsFiles);
   } catch (err) {
-    return bootFailed(err instanceof AppLoadError || err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err));
+    return bootFailed(err instanceof AppLoadError || err instanceof ConfigError || err instanceof TlsError ? err.message : (err as Error)?.stack ?? String(err));
   }
   await hooks.run('postWorkerInit');
   quick = (hook, code) => {
