@@ -39,8 +39,11 @@ type Headers = http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] | [string, s
 /** writeHead's headers without the connection-specific fields, in any of the forms Node takes. */
 function withoutConnectionFields(headers: Headers): Headers {
   if (!Array.isArray(headers)) {
+    // Most responses have none: no copy then.
+    const names = Object.keys(headers);
+    if (!names.some(isConnectionSpecific)) return headers;
     const kept: http.OutgoingHttpHeaders = {};
-    for (const name of Object.keys(headers)) if (!isConnectionSpecific(name)) kept[name] = headers[name];
+    for (const name of names) if (!isConnectionSpecific(name)) kept[name] = headers[name];
     return kept;
   }
   if (Array.isArray(headers[0])) return (headers as [string, string][]).filter(([name]) => !isConnectionSpecific(name));

@@ -222,16 +222,19 @@ export class Instrumented {
     const conn = (session.socket as unknown as Partial<TrackedSocket>)[kConn];
     if (!conn || !this.sockets.has(conn)) return;
     conn[kSession] = session;
+    (session as unknown as { [kConn]: TrackedSocket })[kConn] = conn;
     if (this.draining) this.drainSession(conn, session);
   }
 
   private request(emit: (...args: unknown[]) => boolean, event: string, req: IncomingMessage, res: ServerResponse): boolean {
-    const socket = connOf(req.socket);
+    const stream = (req as { stream?: { session?: { [kConn]?: TrackedSocket } } }).stream;
+    const h2 = stream !== undefined;
+    // An HTTP/2 request's connection is its session's (no trip through Node's socket proxies).
+    const socket = stream?.session?.[kConn] ?? connOf(req.socket);
     socket[kActive] = (socket[kActive] ?? 0) + 1;
     this.counters.inFlight++;
     this.openResponses.add(res);
     const start = this.metrics || this.access ? performance.now() : 0;
-    const h2 = (req as { stream?: unknown }).stream !== undefined;
     // An HTTP/2 stream loses its way to the connection when it closes: the access log is told.
     const peer = h2 && this.access ? socket[kTls] ?? socket : req.socket;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
