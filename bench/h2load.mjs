@@ -1,7 +1,7 @@
 // HTTP/2 against HTTP/1.1 over TLS, with h2load (Debian's nghttp2-client), in the same run:
 // narwhal (1 and N workers, --certfile, ALPN h2 + http/1.1) next to one plain Node process
 // serving both protocols (http2.createSecureServer with allowHTTP1: bench/peers/tls-single.js).
-//   npm run build && node bench/h2load.mjs [--rounds 3] [--seconds 5] [--workers 2]
+//   npm run build && node bench/h2load.mjs [--rounds 5] [--seconds 4] [--workers 2]
 // Three loads, 64 requests in flight each, on keep-alive connections made before the clock starts:
 //   h1      64 HTTP/1.1 connections, one request at a time each (h2load --h1 -c 64 -m 1)
 //   h2      64 HTTP/2 connections, one stream at a time each (-c 64 -m 1): the per-request cost
@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { freePort, median, startVariant, ROOT } from './lib.mjs';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
-const rounds = Number(arg('rounds', 3));
-const seconds = Number(arg('seconds', 5));
+const rounds = Number(arg('rounds', 5));
+const seconds = Number(arg('seconds', 4));
 const workers = Number(arg('workers', 2));
 const app = join(ROOT, 'bench', 'apps', 'hello.js');
 
@@ -44,7 +44,7 @@ const LOADS = [
 
 /** One h2load run: requests per second, and whether every request succeeded. */
 function h2load(port, args, duration) {
-  const out = execFileSync('h2load', [...args, '-t', '1', '-D', String(duration), '--warm-up-time', '1', `https://127.0.0.1:${port}/`],
+  const out = execFileSync('h2load', [...args, '-t', '1', '--warm-up-time', '1', '-D', String(duration), `https://127.0.0.1:${port}/`],
     { encoding: 'utf8', timeout: (duration + 30) * 1000 });
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
   const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);
@@ -52,13 +52,21 @@ function h2load(port, args, duration) {
   return { rps, failed: Number(m?.[5] ?? -1), protocol };
 }
 
-const results = new Map();
-for (let round = 0; round < rounds; round++) {
+// Every server runs for the whole benchmark, and the runs interleave (each round goes through
+// the loads, each load through the servers, in an order that turns every round), so that the
+// machine's drift and its other jobs hit every server alike.
+const servers = [];
+try {
   for (const [name, make] of variants) {
     const port = await freePort();
-    const v = await startVariant({ ...make(port), port });
-    try {
-      for (const [load, args] of LOADS) {
+    servers.push({ name, port, v: await startVariant({ ...make(port), port }) });
+  }
+  for (const { port } of servers) for (const [, args] of LOADS) h2load(port, args, 1); // warm-up
+  const results = new Map();
+  for (let round = 0; round < rounds; round++) {
+    for (const [load, args] of LOADS) {
+      for (let i = 0; i < servers.length; i++) {
+        const { name, port } = servers[(i + round) % servers.length];
         const r = h2load(port, args, seconds);
         const key = `${name}|${load}`;
         if (!results.has(key)) results.set(key, []);
@@ -66,18 +74,22 @@ for (let round = 0; round < rounds; round++) {
         process.stderr.write(`round ${round + 1} ${name} ${load}: ${Math.round(r.rps)} req/s (${r.protocol}${r.failed ? `, ${r.failed} failed` : ''})\n`);
         if (r.failed !== 0) throw new Error(`${name} ${load}: ${r.failed} requests failed`);
       }
-    } finally {
-      await v.stop();
     }
   }
+  report(results);
+} finally {
+  for (const { v } of servers) await v.stop();
 }
 
-const med = (name, load) => median(results.get(`${name}|${load}`));
-const base = med(variants[0][0], 'h1');
-console.log(`\nh2load -t1, 64 requests in flight, ${seconds}s (after 1s warm-up) x ${rounds} rounds, medians; Node ${process.version}\n`);
-console.log('| server | TLS + HTTP/1.1 req/s | TLS + h2 req/s | h2 / h1 | TLS + h2, 4 conns x 16 streams req/s | h2 mux / h1 | h1 vs node |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const [name] of variants) {
-  const [h1, h2, mux] = ['h1', 'h2', 'h2 mux'].map((l) => med(name, l));
-  console.log(`| ${name} | ${Math.round(h1)} | ${Math.round(h2)} | ${(h2 / h1).toFixed(2)} | ${Math.round(mux)} | ${(mux / h1).toFixed(2)} | ${(h1 / base).toFixed(2)} |`);
+function report(results) {
+  const med = (name, load) => median(results.get(`${name}|${load}`));
+  const base = med(variants[0][0], 'h1');
+  console.log(`\nh2load -t1, 64 requests in flight, ${seconds}s (after 1s warm-up) x ${rounds} rounds (interleaved), medians; Node ${process.version}\n`);
+  console.log('| server | TLS + HTTP/1.1 req/s | TLS + h2 req/s | h2 / h1 | TLS + h2, 4 conns x 16 streams req/s | h2 mux / h1 | h1 vs node | h2 mux vs node |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const baseMux = med(variants[0][0], 'h2 mux');
+  for (const [name] of variants) {
+    const [h1, h2, mux] = ['h1', 'h2', 'h2 mux'].map((l) => med(name, l));
+    console.log(`| ${name} | ${Math.round(h1)} | ${Math.round(h2)} | ${(h2 / h1).toFixed(2)} | ${Math.round(mux)} | ${(mux / h1).toFixed(2)} | ${(h1 / base).toFixed(2)} | ${(mux / baseMux).toFixed(2)} |`);
+  }
 }

@@ -295,6 +295,31 @@ test('max-requests counts HTTP/2 streams: the worker is recycled, its session ge
   }
 });
 
+test('keep_alive for HTTP/2: an idle session gets GOAWAY, a busy one is left alone', async () => {
+  const s = await startServer(['-w', '1', '--keep-alive', '1', ...TLS, INSPECT], { workers: 1 });
+  const session = http2.connect(origin(s), { ca });
+  try {
+    let goaway = false;
+    session.on('goaway', () => { goaway = true; });
+    session.on('error', () => {});
+    const get = (path) => new Promise((resolve, reject) => {
+      const st = session.request({ ':path': path });
+      let status = 0;
+      st.on('response', (h) => { status = h[':status']; });
+      st.resume();
+      st.on('end', () => resolve(status));
+      st.on('error', reject);
+    });
+    // A stream in flight for three keep_alive periods keeps its session.
+    assert.is(await get('/slow?ms=3000'), 200);
+    assert.is(goaway, false, 'not closed while a stream was open');
+    await waitFor(() => goaway, 5000, 'GOAWAY on the idle session');
+  } finally {
+    session.destroy();
+    await s.stop();
+  }
+});
+
 for (const mode of ['round-robin', 'shared']) {
   test(`${mode}: TERM sends GOAWAY, lets the HTTP/2 stream in flight finish, exits 0`, async () => {
     const s = await startServer(['-w', '1', '--distribution', mode, '--graceful-timeout', '20', ...TLS, INSPECT], { workers: 1 });

@@ -79,12 +79,6 @@ export class Http2Bridge {
       res.writeHead(417);
       res.end();
     });
-    // keep_alive for HTTP/2: a session with no frame either way for that long is closed (its
-    // streams in flight, if any, allowed to finish); 0 = never, as for HTTP/1.1.
-    if (settings.keep_alive > 0) {
-      this.h2.setTimeout(settings.keep_alive * 1000);
-      this.h2.on('timeout', (session: http2.ServerHttp2Session) => session.close());
-    }
   }
 
   /** A connection that speaks HTTP/2 (a TLSSocket that chose h2, or a TCP socket with the h2c preface). */

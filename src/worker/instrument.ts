@@ -37,9 +37,12 @@ const kTls = Symbol('narwhal.tlsSocket');
 const kSession = Symbol('narwhal.http2Session');
 /** An idle HTTP/2 session of a recycled worker: GOAWAY goes with its next request. */
 const kGoawayNext = Symbol('narwhal.goawayOnNextRequest');
+/** Requests an HTTP/2 connection had served at the last idle sweep. */
+const kSwept = Symbol('narwhal.servedAtLastSweep');
 export type TrackedSocket = net.Socket & {
   [kActive]: number; [kServed]: number; [kTrusted]?: boolean; [kUpgraded]?: boolean;
   [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket; [kSession]?: http2.ServerHttp2Session; [kGoawayNext]?: boolean;
+  [kSwept]?: number;
 };
 
 /** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
@@ -86,6 +89,8 @@ export class Instrumented {
   private draining = false;
   /** The drain's closeIdle: shutdown (close idle connections now) rather than a recycle. */
   private closingIdle = false;
+  /** keep_alive for HTTP/2 sessions (see sweepIdleSessions), started with the first session. */
+  private idleSweep: NodeJS.Timeout | null = null;
   private onIdle: (() => void) | null = null;
   /** Wait only for connections still speaking HTTP (stage 1 of a drain), or for all. */
   private idleWhenHttpDone = false;
@@ -224,6 +229,23 @@ export class Instrumented {
     conn[kSession] = session;
     (session as unknown as { [kConn]: TrackedSocket })[kConn] = conn;
     if (this.draining) this.drainSession(conn, session);
+    if (!this.idleSweep && this.settings.keep_alive > 0) {
+      this.idleSweep = setInterval(() => this.sweepIdleSessions(), this.settings.keep_alive * 1000).unref();
+    }
+  }
+
+  /**
+   * keep_alive for HTTP/2: a session that has had no stream open through a whole period is
+   * closed (so an idle one goes after one to two keep_alive periods). One timer per worker,
+   * rather than Node's per-session timeout, which it refreshes at every frame.
+   */
+  private sweepIdleSessions(): void {
+    for (const conn of this.sockets) {
+      const session = conn[kSession];
+      if (!session) continue;
+      if (conn[kActive] === 0 && conn[kSwept] === conn[kServed]) closeSession(session, false);
+      else conn[kSwept] = conn[kServed];
+    }
   }
 
   private request(emit: (...args: unknown[]) => boolean, event: string, req: IncomingMessage, res: ServerResponse): boolean {
