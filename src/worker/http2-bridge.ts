@@ -52,8 +52,11 @@ export function closeSession(session: http2.ServerHttp2Session, busy: boolean): 
 
 export class Http2Bridge {
   private readonly h2: http2.Http2Server<typeof http.IncomingMessage, typeof http.ServerResponse, typeof http2.Http2ServerRequest, typeof BridgedResponse>;
-  /** Express gives each request a prototype of its own: the compatibility objects must keep theirs. */
-  private readonly swapsPrototypes: boolean;
+  /**
+   * Express gives each request a prototype of its own: the compatibility objects must keep
+   * theirs. Decided at the first request, when the app has added its listeners.
+   */
+  private swapsPrototypes: boolean | null = null;
 
   constructor(
     private readonly target: http.Server,
@@ -61,7 +64,6 @@ export class Http2Bridge {
     onSession: (session: http2.ServerHttp2Session) => void,
   ) {
     this.h2 = http2.createServer({ ...http2Options(settings), Http2ServerResponse: BridgedResponse });
-    this.swapsPrototypes = target.listeners('request').some(prototypeSwapper);
     this.h2.on('session', onSession);
     this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => this.forward('request', req, res));
     // As node:http does: the app's checkContinue listener if it has one, else 100 Continue and
@@ -88,6 +90,7 @@ export class Http2Bridge {
 
   private forward(event: string, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
     asHttp1Request(req);
+    this.swapsPrototypes ??= this.target.listeners('request').some(prototypeSwapper);
     if (this.swapsPrototypes) keepOwnMembers(req, res);
     this.target.emit(event, req, res);
   }
