@@ -2,7 +2,7 @@
 import { parseArgs } from './config/cli-args';
 import { ConfigError, formatSettings, resolveSettings } from './config/load';
 import { BindError } from './http/listeners';
-import { TlsError, checkTlsPair, loadTls } from './http/tls';
+import { TlsError, checkTlsSettings, loadTls } from './http/tls';
 import { Logger } from './log/logger';
 import { Arbiter } from './master/arbiter';
 import { resolveWorkerCount } from './platform/cpus';
@@ -24,6 +24,7 @@ import { WORKER_ENV } from './protocol';
 import { runWorker } from './worker/main';
 import { AppLoadError, loadApp } from './worker/load-app';
 import { Adoption } from './worker/adopt';
+import { servedProtocols } from './worker/protocols';
 import { StandInHandle, type StandInAddress } from './platform/node-internals';
 
 declare const NARWHAL_VERSION: string;
@@ -60,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
   // systemd socket activation: serve the sockets systemd passed instead of binding --bind.
   const activated = takeListenFds();
   if (activated) settings.bind = activated.addresses;
-  checkTlsPair(settings);
+  checkTlsSettings(settings);
   const facts = readCgroup();
   const workers = resolveWorkerCount(settings.workers, facts);
   let heap = planHeap({ workerHeapMb: settings.worker_heap_mb, facts });
@@ -90,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
   const cwd = process.cwd();
   // Before anything binds: an unreadable or mismatched certificate is one line and exit 1. The
   // master only checks; workers read the files again at boot and serve TLS.
-  loadTls(settings, cwd);
+  const tlsConfig = loadTls(settings, cwd);
   if (settings.check_config) {
     try {
       Object.assign(process.env, settings.raw_env);
@@ -104,8 +105,9 @@ async function main(argv: string[]): Promise<void> {
         adoption, waitMs: (settings.timeout || 30) * 1000, guard: (listener) => listener,
         onWait: (message) => process.stderr.write(`narwhal: ${message}\n`),
       });
+      const protocols = servedProtocols(app.server, settings, tlsConfig);
       await app.close?.();
-      process.stdout.write(`Config OK: ${settings.app}: narwhal serves ${app.description}\n`);
+      process.stdout.write(`Config OK: ${settings.app}: narwhal serves ${app.description}${protocols.description}\n`);
       process.exit(0);
     } catch (err) {
       const message = err instanceof AppLoadError ? err.message : (err as Error)?.stack ?? String(err);

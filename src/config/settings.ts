@@ -1,6 +1,7 @@
 // The settings registry: every setting narwhal has is declared here once, with its flag,
 // environment variable, type, default and one line of help. The CLI, config files,
 // environment variables, --print-config and the README's settings table all read this table.
+import tls from 'node:tls';
 import {
   InvalidValue, type ValueType, bindAddress, boolean, byteSize, envPairs, existingDirectory, existingPaths,
   hookFunction, integer, listOf, oneOf, optionalText, seconds, text, umask, workerCount, type HookFunction,
@@ -67,6 +68,33 @@ const allowEntry: ValueType<string> = {
   format: (v) => v,
 };
 
+/** An OpenSSL cipher list, checked by Node's own TLS code, so a typo is refused before binding. */
+const cipherList: ValueType<string | null> = {
+  allowed: 'an OpenSSL cipher list, e.g. ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256',
+  parse(raw) {
+    const list = optionalText(this.allowed).parse(raw);
+    if (list === null) return null;
+    try {
+      tls.createSecureContext({ ciphers: list });
+    } catch (err) {
+      throw new InvalidValue(`${this.allowed} (${String((err as Error).message).split('\n')[0]})`);
+    }
+    return list;
+  },
+  format: (v) => v ?? '',
+};
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+const tlsVersion: ValueType<TlsVersion> = {
+  allowed: 'TLSv1.2 or TLSv1.3',
+  parse(raw) {
+    const s = String(raw).trim().toLowerCase().replace(/^tlsv?/, '');
+    if (s === '1.2' || s === '1.3') return `TLSv${s}`;
+    throw new InvalidValue(this.allowed);
+  },
+  format: (v) => v,
+};
+
 function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
   return spec;
 }
@@ -85,6 +113,11 @@ export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as c
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export const CERT_REQS = ['none', 'optional', 'required'] as const;
+export type CertReqs = (typeof CERT_REQS)[number];
+export const HTTP_PROTOCOLS = ['h2', 'h1'] as const;
+export type HttpProtocol = (typeof HTTP_PROTOCOLS)[number];
 
 export const SETTINGS = {
   app: setting({
@@ -161,7 +194,51 @@ export const SETTINGS = {
   keyfile: setting({
     name: 'keyfile', flag: '--keyfile <file>', type: optionalText('a path to a PEM private key file'),
     default: null, section: 'server',
-    help: 'The PEM private key of certfile (unencrypted); needs certfile',
+    help: 'The PEM private key of certfile (encrypted: see keyfile_passphrase_file); needs certfile',
+  }),
+  keyfile_passphrase_file: setting({
+    name: 'keyfile_passphrase_file', flag: '--keyfile-passphrase-file <file>', type: optionalText('a path to a file holding the passphrase'),
+    default: null, section: 'server',
+    help: 'A file holding the passphrase of an encrypted keyfile (one trailing newline is ignored); read when keyfile is',
+  }),
+  ca_certs: setting({
+    name: 'ca_certs', flag: '--ca-certs <file>', type: optionalText('a path to a PEM file of CA certificates'),
+    default: null, section: 'server',
+    help: 'Mutual TLS: the PEM CA certificates that client certificates must chain to; needs cert_reqs optional or required',
+  }),
+  cert_reqs: setting({
+    name: 'cert_reqs', flag: '--cert-reqs <mode>', type: oneOf(CERT_REQS), default: 'none' as CertReqs, section: 'server',
+    help: 'Mutual TLS: none (no client certificate asked for), optional (asked for; one that does not verify against ca_certs is refused), required (a client without a valid one fails the handshake)',
+  }),
+  ciphers: setting({
+    name: 'ciphers', flag: '--ciphers <list>', type: cipherList, default: null, section: 'server',
+    help: 'The TLS cipher suites to allow, as an OpenSSL cipher list (TLS 1.3 suites are the TLS_* names); default: Node.js\'s',
+  }),
+  tls_min_version: setting({
+    name: 'tls_min_version', flag: '--tls-min-version <version>', type: tlsVersion, default: 'TLSv1.2' as TlsVersion, section: 'server',
+    help: 'The oldest TLS version a client may negotiate',
+  }),
+  http_protocols: setting({
+    name: 'http_protocols', flag: '--http-protocols <list>', type: listOf(oneOf(HTTP_PROTOCOLS)),
+    default: ['h2', 'h1'], section: 'server',
+    help: 'The protocols offered over TLS (by ALPN), in order of preference: h2 (HTTP/2), h1 (HTTP/1.1); see docs/protocols.md for the app shapes served over HTTP/2',
+  }),
+  http2_cleartext: setting({
+    name: 'http2_cleartext', flag: '--http2-cleartext <mode>', type: oneOf(['off', 'prior-knowledge'] as const),
+    default: 'off' as 'off' | 'prior-knowledge', section: 'server',
+    help: 'prior-knowledge: also serve cleartext HTTP/2 (h2c) to clients that open with the HTTP/2 preface, from peers in forwarded_allow_ips (a proxy speaking h2c upstream); everyone else gets HTTP/1.1. Never expose it to the internet',
+  }),
+  http2_max_concurrent_streams: setting({
+    name: 'http2_max_concurrent_streams', flag: '--http2-max-concurrent-streams <n>', type: integer(1, 2 ** 31 - 1),
+    default: 100, section: 'server', help: 'HTTP/2: the most streams (requests) a client may have open at once on one connection',
+  }),
+  http2_initial_window_size: setting({
+    name: 'http2_initial_window_size', flag: '--http2-initial-window-size <bytes>', type: integer(0, 2 ** 31 - 1),
+    default: 65535, section: 'server', help: 'HTTP/2: the flow-control window of each stream, in bytes: how much request body a client may send before the app reads it',
+  }),
+  http2_max_header_list_size: setting({
+    name: 'http2_max_header_list_size', flag: '--http2-max-header-list-size <bytes>', type: integer(1024, 2 ** 32 - 1),
+    default: 65536, section: 'server', help: 'HTTP/2: the largest header list a request may have (names, values and 32 bytes per field); a larger one resets the stream',
   }),
   workers: setting({
     name: 'workers', flag: '-w, --workers <n>', type: workerCount,

@@ -7,6 +7,7 @@
 // the allow list are never read here: their bytes go straight to HTTP, where a preamble is a
 // malformed request (400).
 import net from 'node:net';
+import { UNDECIDED, readStart } from './connection-start';
 
 /** What a parsed preamble says; no `address` = keep the real peer (UNKNOWN, LOCAL, AF_UNIX, UNSPEC). */
 export interface ProxyHeader {
@@ -143,19 +144,10 @@ export const PREAMBLE_TIMEOUT_MS = 10_000;
  * to http). A malformed preamble, or nothing within `timeoutMs`, destroys the socket.
  */
 export function readPreamble(socket: net.Socket, next: (socket: net.Socket) => void, timeoutMs = PREAMBLE_TIMEOUT_MS): void {
-  let buf: Buffer | null = null;
-  const cleanup = (): void => {
-    clearTimeout(timer);
-    socket.off('data', onData);
-    socket.off('error', onGone);
-    socket.off('close', onGone);
-  };
-  const onGone = (): void => { cleanup(); socket.destroy(); };
-  const onData = (chunk: Buffer): void => {
-    buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
+  readStart(socket, timeoutMs, (buf) => {
     const result = parseProxyHeader(buf);
-    if (result === MORE) return;
-    cleanup();
+    return result === MORE ? UNDECIDED : result;
+  }, (result, buf) => {
     if (result === INVALID) return void socket.destroy();
     socket.pause();
     let rest = buf;
@@ -167,9 +159,5 @@ export function readPreamble(socket: net.Socket, next: (socket: net.Socket) => v
     next(socket);
     // http does not resume a stream that was paused explicitly; the bytes put back go first.
     socket.resume();
-  };
-  const timer = setTimeout(onGone, timeoutMs);
-  socket.on('data', onData);
-  socket.on('error', onGone);
-  socket.on('close', onGone);
+  });
 }

@@ -15,14 +15,18 @@ export interface RequestLimits {
   readonly fields: number;
   /** Longest header field line, counted as Gunicorn does: name + ": " + value + CRLF. */
   readonly fieldSize: number;
+  /** HTTP/2: the largest header list, counted as RFC 9113 does (name + value + 32 per field). */
+  readonly headerList: number;
 }
 
-export function requestLimits(settings: Pick<Settings, 'limit_request_line' | 'limit_request_fields' | 'limit_request_field_size'>): RequestLimits {
+export function requestLimits(settings: Pick<Settings, 'limit_request_line' | 'limit_request_fields' | 'limit_request_field_size' |
+  'http2_max_header_list_size'>): RequestLimits {
   return {
     line: settings.limit_request_line,
     fields: settings.limit_request_fields,
     // 0 is Gunicorn's maximum (8190), as Gunicorn's own corpus expects (limit_header_default_01).
     fieldSize: settings.limit_request_field_size || GUNICORN_MAX,
+    headerList: settings.http2_max_header_list_size,
   };
 }
 
@@ -82,14 +86,47 @@ export function checkRequest(req: IncomingMessage, limits: RequestLimits): numbe
       return 400;
     }
   }
+  return checkFields(req.rawHeaders, 0, limits, req.httpVersionMinor === 0);
+}
+
+/**
+ * The checks that make sense for an HTTP/2 request (its framing is HTTP/2's, and nghttp2 refuses
+ * connection-specific fields): the limits, with the request line counted as METHOD SP :path SP
+ * HTTP/2.0, and the fields Node would pick one of. CONNECT (a tunnel, which narwhal's servers do
+ * not offer over HTTP/2) is 405. A Host that names another authority than :authority is a 400
+ * (RFC 9113 8.3.1), as a proxy routing on one and the app on the other would disagree. The header
+ * list limit is checked here too (431): nghttp2 applies it only once the client has acknowledged
+ * the server's SETTINGS, which a client's first requests do not wait for.
+ */
+export function checkHttp2Request(req: IncomingMessage, limits: RequestLimits): number {
+  const method = req.method!;
+  if (method === 'CONNECT') return 405;
+  const path = req.url ?? '';
+  if (limits.line !== 0 && method.length + path.length + 12 > limits.line) return 414;
   const raw = req.rawHeaders;
+  let size = 0;
+  for (let i = 0; i < raw.length; i += 2) size += raw[i]!.length + raw[i + 1]!.length + 32;
+  if (size > limits.headerList) return 431;
+  // Pseudo-header fields come first (nghttp2 refuses them anywhere else) and are not fields.
+  let start = 0;
+  while (start < raw.length && raw[start]!.charCodeAt(0) === COLON) start += 2;
+  const refused = checkFields(raw, start, limits, false);
+  if (refused !== 0) return refused;
+  const host = req.headers.host;
+  const authority = req.headers[':authority'];
+  return host !== undefined && authority !== undefined && host !== authority ? 400 : 0;
+}
+
+const COLON = 58;
+
+/** The checks on the header fields from `raw[start]` on, the same for HTTP/1 and HTTP/2. */
+function checkFields(raw: string[], start: number, limits: RequestLimits, http10: boolean): number {
   const n = raw.length;
-  if (limits.fields !== 0 && n > limits.fields * 2) return 431;
+  if (limits.fields !== 0 && n - start > limits.fields * 2) return 431;
   const fieldSize = limits.fieldSize;
-  const http10 = req.httpVersionMinor === 0;
   let hosts = 0;
   let contentTypes = 0;
-  for (let i = 0; i < n; i += 2) {
+  for (let i = start; i < n; i += 2) {
     const name = raw[i]!;
     if (name.length + raw[i + 1]!.length + 4 > fieldSize) return 431;
     switch (name.length) {
@@ -126,9 +163,21 @@ const REASONS: Record<number, string> = {
   431: 'Request Header Fields Too Large',
 };
 
+/** What a 405 says is allowed. */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+
 /** Answers a refused request and closes the connection; the app never sees it. */
 export function refuse(res: ServerResponse, status: number): void {
   res.shouldKeepAlive = false;
   res.writeHead(status, REASONS[status] ?? 'Bad Request', { Connection: 'close', 'Content-Length': '0' });
+  res.end();
+}
+
+/**
+ * Answers a refused HTTP/2 request: its stream only, the connection's other streams go on.
+ * HTTP/2 has no reason phrase and no Connection field (Node refuses both).
+ */
+export function refuseStream(res: ServerResponse, status: number): void {
+  res.writeHead(status, status === 405 ? { allow: ALLOWED_METHODS, 'content-length': '0' } : { 'content-length': '0' });
   res.end();
 }

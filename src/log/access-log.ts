@@ -1,5 +1,6 @@
 // A worker's access log: one line per finished response, in the configured format.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type net from 'node:net';
 import { compileAccessFormat, sentHeader } from './access';
 import { LogSink } from './sink';
 
@@ -13,10 +14,11 @@ export class AccessLog {
     this.format = compileAccessFormat(format);
   }
 
-  write(req: IncomingMessage, res: ServerResponse, seconds: number): void {
+  /** `socket`: the connection the request came on (see AccessEntry). */
+  write(req: IncomingMessage, res: ServerResponse, seconds: number, socket: net.Socket = req.socket): void {
     // The body size as declared; a streamed body without Content-Length logs as "-" (0).
     const bytes = Number(sentHeader(res, 'content-length') ?? 0) || 0;
-    this.sink.write(`${this.format({ req, res, seconds, bytes, time: new Date() })}\n`);
+    this.sink.write(`${this.format({ req, res, socket, seconds, bytes, time: new Date() })}\n`);
   }
 
   reopen(): void {

@@ -6,13 +6,21 @@
 //   %(H)s protocol         %(s)s status          %(B)s body bytes  %(b)s bytes or '-'
 //   %(f)s referer          %(a)s user agent      %(T)s seconds  %(M)s ms   %(D)s µs
 //   %(L)s seconds (decimal) %(p)s worker pid     %({name}i)s request header  %({name}o)s response header
+//   %(S)s the client certificate's subject (mutual TLS), as nginx's $ssl_client_s_dn: CN=…,O=…
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type net from 'node:net';
+import type tls from 'node:tls';
 
 export const DEFAULT_ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
 export interface AccessEntry {
   req: IncomingMessage;
   res: ServerResponse;
+  /**
+   * The connection the request came on: req.socket, or for HTTP/2 the TLS or TCP socket under
+   * the stream (which req.socket no longer reaches once the stream has closed).
+   */
+  socket: net.Socket;
   /** Response time in seconds. */
   seconds: number;
   bytes: number;
@@ -56,8 +64,14 @@ function user(req: IncomingMessage): string {
   return dash(decoded.slice(0, Math.max(0, decoded.indexOf(':'))));
 }
 
+/** A certificate subject in RFC 4514 order (most specific first), as nginx logs it. */
+function clientSubject(socket: net.Socket): string {
+  const cert = (socket as Partial<tls.TLSSocket>).getPeerX509Certificate?.();
+  return cert ? cert.subject.split('\n').reverse().join(',') : '-';
+}
+
 const ATOMS: Record<string, (e: AccessEntry) => string> = {
-  h: (e) => dash(e.req.socket.remoteAddress),
+  h: (e) => dash(e.socket.remoteAddress),
   l: () => '-',
   u: (e) => user(e.req),
   t: (e) => clfTime(e.time),
@@ -76,6 +90,7 @@ const ATOMS: Record<string, (e: AccessEntry) => string> = {
   D: (e) => String(Math.round(e.seconds * 1e6)),
   L: (e) => e.seconds.toFixed(6),
   p: () => `<${process.pid}>`,
+  S: (e) => clientSubject(e.socket),
 };
 
 export class AccessFormatError extends Error {}
@@ -84,7 +99,7 @@ export class AccessFormatError extends Error {}
 export function compileAccessFormat(format: string): (e: AccessEntry) => string {
   if (format === 'json') {
     return (e) => JSON.stringify({
-      time: e.time.toISOString(), remote: e.req.socket.remoteAddress ?? null, method: e.req.method,
+      time: e.time.toISOString(), remote: e.socket.remoteAddress ?? null, method: e.req.method,
       path: e.req.url, protocol: `HTTP/${e.req.httpVersion}`, status: e.res.statusCode, bytes: e.bytes,
       duration_s: Number(e.seconds.toFixed(6)), referer: e.req.headers.referer ?? null,
       user_agent: e.req.headers['user-agent'] ?? null, pid: process.pid,

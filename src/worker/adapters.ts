@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { WRAPS } from './http2-compat';
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
 
@@ -33,8 +34,13 @@ const isFetch = (v: unknown): v is Fetchable => isObject(v) && typeof v.fetch ==
 export const isServable = (v: unknown): boolean =>
   v instanceof net.Server || isFastify(v) || isKoa(v) || isFetch(v) || typeof v === 'function';
 
+/** An http2 server (secure or not), which speaks only HTTP/2 (unless it allows HTTP/1 over its own TLS). */
+export const isHttp2Server = (server: net.Server): boolean =>
+  typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+
 /** "an http.Server", "an https.Server", "a net.Server" … for messages. */
 export function serverKind(server: net.Server): string {
+  if (isHttp2Server(server)) return 'setSecureContext' in server ? 'an http2 secure server' : 'an http2 server';
   if (server instanceof https.Server) return 'an https.Server';
   if (server instanceof http.Server) return 'an http.Server';
   const name = server.constructor?.name;
@@ -52,7 +58,10 @@ export async function serverFor(value: unknown, guard: (listener: RequestListene
     await value.ready();
     return { kind: 'a Fastify instance', server: value.server, close: async () => { await value.close(); } };
   }
-  const made = (kind: string, listener: RequestListener): ServedApp => ({ kind, server: http.createServer(guard(listener)) });
+  const made = (kind: string, listener: RequestListener): ServedApp => {
+    const guarded = Object.assign(guard(listener), { [WRAPS]: listener });
+    return { kind, server: http.createServer(guarded) };
+  };
   if (isKoa(value)) return made('a Koa app', value.callback());
   // Hono apps are objects with fetch(); check fetch before "is a function" for apps that are both.
   if (isFetch(value)) {

@@ -2,15 +2,24 @@
 // master's round-robin hands accepted sockets over IPC; in shared and reuseport modes the
 // worker accepts on its own listening socket. Either way the connection is tracked for drains,
 // its PROXY preamble read (proxy_protocol, trusted peers), its TLS handshake done (certfile),
-// and then it is delivered to the server as the server's own accept would.
+// and then it is delivered to the server as the server's own accept would — or, when it speaks
+// HTTP/2 (ALPN h2, or the h2c preface) and the server is an http.Server, to narwhal's HTTP/2
+// bridge, which hands the server its streams as requests.
+import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Settings } from '../config/settings';
 import type { ListenerPlan } from '../protocol';
+import { readPreface } from '../http/h2c';
 import { readPreamble } from '../http/proxy-protocol';
-import type { TlsFiles } from '../http/tls';
-import { deliverConnection, socketFromHandle } from '../platform/node-internals';
+import type { TlsConfig } from '../http/tls';
+import { deliverConnection, socketFromHandle, tlsParent } from '../platform/node-internals';
+import { Http2Bridge } from './http2-bridge';
 import type { Instrumented } from './instrument';
+import type { ServedProtocols } from './protocols';
+
+/** How long a cleartext connection may take to say whether it is HTTP/2 (Node's headersTimeout). */
+const PREFACE_TIMEOUT_MS = 60_000;
 
 /** Starts a listening socket of narwhal's own, outside the listen() adoption rule. */
 export type ListenDirectly = (server: net.Server, options: net.ListenOptions & { fd?: number }, cb: () => void) => void;
@@ -20,19 +29,35 @@ export class ConnectionFeed {
   private readonly gates: net.Server[] = [];
   /** With certfile: runs the handshake, then hands the TLSSocket on. */
   private readonly tlsFront: tls.Server | null;
+  /** HTTP/2 for an http.Server. */
+  private readonly bridge: Http2Bridge | null;
   private stopped = false;
 
   constructor(
     private readonly http: Instrumented,
     private readonly settings: Settings,
-    tlsFiles: TlsFiles | null,
+    tlsConfig: TlsConfig | null,
+    private readonly protocols: ServedProtocols,
   ) {
-    this.tlsFront = tlsFiles ? this.createTlsFront(tlsFiles) : null;
+    this.bridge = protocols.h2 === 'bridge' ? new Http2Bridge(http.server as http.Server, settings, (s) => http.session(s)) : null;
+    this.tlsFront = tlsConfig ? this.createTlsFront(tlsConfig) : null;
   }
 
-  private createTlsFront(files: TlsFiles): tls.Server {
-    const front = tls.createServer({ cert: files.cert, key: files.key, ALPNProtocols: ['http/1.1'] });
-    front.on('secureConnection', (secure: tls.TLSSocket) => deliverConnection(this.http.server, secure));
+  private createTlsFront(config: TlsConfig): tls.Server {
+    const { alpn, http1 } = this.protocols;
+    const front = tls.createServer({ ...config.options, ALPNProtocols: alpn ?? ['http/1.1'] });
+    front.on('secureConnection', (secure: tls.TLSSocket) => {
+      // cert_reqs optional: a client without a certificate is served, one whose certificate
+      // does not verify is not (as Python's CERT_OPTIONAL, Gunicorn's).
+      if (config.verifyOptional && !secure.authorized && secure.getPeerX509Certificate() !== undefined) return void secure.destroy();
+      if (secure.alpnProtocol === 'h2' && this.bridge) {
+        this.http.connection(secure);
+        return this.toBridge(secure, tlsParent(secure));
+      }
+      // A client that offered no ALPN, or not h2, to a server that speaks only HTTP/2.
+      if (!http1 && secure.alpnProtocol !== 'h2') return void secure.destroy();
+      deliverConnection(this.http.server, secure);
+    });
     // A failed handshake (a plain-HTTP client, a bad certificate) ends that connection only.
     front.on('tlsClientError', (_err: Error, secure: tls.TLSSocket) => secure.destroy());
     return front;
@@ -92,8 +117,20 @@ export class ConnectionFeed {
     });
   }
 
+  /** An HTTP/2 connection (`raw`: its TCP socket) for the bridge. */
+  private toBridge(socket: net.Socket, raw: net.Socket | undefined): void {
+    // What node:http does for its own connections: HTTP/2 frames small and often (a response's
+    // HEADERS, then DATA), which Nagle's algorithm would hold for the client's delayed ACK.
+    raw?.setNoDelay(true);
+    this.bridge!.accept(socket);
+  }
+
   private handOn(socket: net.Socket): void {
-    if (this.tlsFront) this.tlsFront.emit('connection', socket);
-    else deliverConnection(this.http.server, socket);
+    if (this.tlsFront) return void this.tlsFront.emit('connection', socket);
+    // h2c for an http.Server: only trusted peers (a proxy) may open with the preface.
+    if (this.bridge && this.protocols.h2c && this.http.isTrusted(socket)) {
+      return readPreface(socket, PREFACE_TIMEOUT_MS, (h2) => (h2 ? this.toBridge(socket, socket) : deliverConnection(this.http.server, socket)));
+    }
+    deliverConnection(this.http.server, socket);
   }
 }

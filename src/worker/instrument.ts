@@ -6,15 +6,19 @@
 // it runs before any of the app's listeners — those added later included — and can refuse a
 // request before the app sees it.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Settings } from '../config/settings';
 import { DURATION_BUCKETS } from '../protocol';
 import type { AccessLog } from '../log/access-log';
 import type { Logger } from '../log/logger';
-import { checkRequest, maxHeadersCount, refuse, requestLimits, serverOptions, type RequestLimits } from '../http/request-checks';
+import {
+  ALLOWED_METHODS, checkHttp2Request, checkRequest, maxHeadersCount, refuse, refuseStream, requestLimits, serverOptions, type RequestLimits,
+} from '../http/request-checks';
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
 import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
+import { closeSession } from './http2-bridge';
 
 const kActive = Symbol('narwhal.activeRequests');
 const kServed = Symbol('narwhal.servedRequests');
@@ -24,13 +28,21 @@ const kTrusted = Symbol('narwhal.trustedPeer');
 const kUpgraded = Symbol('narwhal.upgraded');
 /**
  * With TLS, the tracked connection is the TCP socket (so a drain also waits for handshakes in
- * progress) and requests come on the TLSSocket over it: each side points at the other.
+ * progress) and requests come on the TLSSocket over it: each side points at the other. A tracked
+ * connection points at itself, so that it can be found through the socket proxies of HTTP/2.
  */
 const kConn = Symbol('narwhal.connection');
 const kTls = Symbol('narwhal.tlsSocket');
+/** An HTTP/2 connection's session: its streams are its requests, a drain sends it GOAWAY. */
+const kSession = Symbol('narwhal.http2Session');
+/** An idle HTTP/2 session of a recycled worker: GOAWAY goes with its next request. */
+const kGoawayNext = Symbol('narwhal.goawayOnNextRequest');
+/** Requests an HTTP/2 connection had served at the last idle sweep. */
+const kSwept = Symbol('narwhal.servedAtLastSweep');
 export type TrackedSocket = net.Socket & {
   [kActive]: number; [kServed]: number; [kTrusted]?: boolean; [kUpgraded]?: boolean;
-  [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket;
+  [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket; [kSession]?: http2.ServerHttp2Session; [kGoawayNext]?: boolean;
+  [kSwept]?: number;
 };
 
 /** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
@@ -66,7 +78,7 @@ const NODE_KEEP_ALIVE_MS = 5000;
 const NODE_HEADERS_TIMEOUT_MS = 60_000;
 const NODE_REQUEST_TIMEOUT_MS = 300_000;
 
-const CONNECT_REFUSED = 'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n' +
+const CONNECT_REFUSED = `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\n` +
   'Connection: close\r\nContent-Length: 0\r\n\r\n';
 
 /** Whether a server speaks HTTP/1 through Node's http module (http.Server or https.Server). */
@@ -78,6 +90,10 @@ export class Instrumented {
   private readonly sockets = new Set<TrackedSocket>();
   private readonly openResponses = new Set<ServerResponse>();
   private draining = false;
+  /** The drain's closeIdle: shutdown (close idle connections now) rather than a recycle. */
+  private closingIdle = false;
+  /** keep_alive for HTTP/2 sessions (see sweepIdleSessions), started with the first session. */
+  private idleSweep: NodeJS.Timeout | null = null;
   private onIdle: (() => void) | null = null;
   /** Wait only for connections still speaking HTTP (stage 1 of a drain), or for all. */
   private idleWhenHttpDone = false;
@@ -144,6 +160,9 @@ export class Instrumented {
         case 'secureConnection':
           self.link(a as tls.TLSSocket);
           break;
+        case 'session':
+          self.session(a as http2.ServerHttp2Session);
+          break;
         default:
       }
       return Reflect.apply(emit, this, arguments) as boolean;
@@ -184,6 +203,7 @@ export class Instrumented {
     if (this.sockets.has(s)) return;
     s[kActive] = 0;
     s[kServed] = 0;
+    s[kConn] = s;
     this.sockets.add(s);
     s.once('close', () => {
       this.sockets.delete(s);
@@ -192,7 +212,7 @@ export class Instrumented {
   }
 
   /** A connection the server got: tracked, or linked to the TCP connection it runs over. */
-  private connection(socket: net.Socket): void {
+  connection(socket: net.Socket): void {
     if (this.sockets.has(socket as TrackedSocket)) return;
     if (socket instanceof tls.TLSSocket && this.link(socket)) return;
     this.track(socket);
@@ -214,14 +234,52 @@ export class Instrumented {
     return true;
   }
 
+  /** An HTTP/2 session on a tracked connection (narwhal's or the app's own http2 server). */
+  session(session: http2.ServerHttp2Session): void {
+    // session.socket is a proxy of the TLS or TCP socket: it reads through to the connection.
+    const conn = (session.socket as unknown as Partial<TrackedSocket>)[kConn];
+    if (!conn || !this.sockets.has(conn)) return;
+    conn[kSession] = session;
+    (session as unknown as { [kConn]: TrackedSocket })[kConn] = conn;
+    if (this.draining) this.drainSession(conn, session);
+    if (!this.idleSweep && this.settings.keep_alive > 0) {
+      this.idleSweep = setInterval(() => this.sweepIdleSessions(), this.settings.keep_alive * 1000).unref();
+    }
+  }
+
+  /**
+   * keep_alive for HTTP/2: a session that has had no stream open through a whole period is
+   * closed (so an idle one goes after one to two keep_alive periods). One timer per worker,
+   * rather than Node's per-session timeout, which it refreshes at every frame.
+   */
+  private sweepIdleSessions(): void {
+    for (const conn of this.sockets) {
+      const session = conn[kSession];
+      if (!session) continue;
+      if (conn[kActive] === 0 && conn[kSwept] === conn[kServed]) closeSession(session, false);
+      else conn[kSwept] = conn[kServed];
+    }
+  }
+
   private request(emit: (...args: unknown[]) => boolean, event: string, req: IncomingMessage, res: ServerResponse): boolean {
-    const socket = connOf(req.socket);
+    const stream = (req as { stream?: { session?: { [kConn]?: TrackedSocket } } }).stream;
+    const h2 = stream !== undefined;
+    // An HTTP/2 request's connection is its session's (no trip through Node's socket proxies).
+    const socket = stream?.session?.[kConn] ?? connOf(req.socket);
     socket[kActive] = (socket[kActive] ?? 0) + 1;
     this.counters.inFlight++;
     this.openResponses.add(res);
     const start = this.metrics || this.access ? performance.now() : 0;
+    // An HTTP/2 stream loses its way to the connection when it closes: the access log is told.
+    const peer = h2 && this.access ? socket[kTls] ?? socket : req.socket;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
-    if (this.draining) res.shouldKeepAlive = false;
+    if (this.draining) {
+      res.shouldKeepAlive = false;
+      if (socket[kGoawayNext]) {
+        socket[kGoawayNext] = false;
+        closeSession(socket[kSession]!, true);
+      }
+    }
     // reliability: a write after end (and other response errors) is logged, not a worker crash.
     res.on('error', (err) => this.log.error(`Error handling request ${req.method} ${req.url}: ${err.message}`));
     res.once('close', () => {
@@ -230,16 +288,16 @@ export class Instrumented {
       this.counters.inFlight--;
       this.openResponses.delete(res);
       if (this.metrics) record(this.counters, res.statusCode, (performance.now() - start) / 1000);
-      this.access?.write(req, res, (performance.now() - start) / 1000);
+      this.access?.write(req, res, (performance.now() - start) / 1000, peer);
       if (this.draining) this.checkIdle();
     });
     // A request Node's parser let through but narwhal refuses (limits, ambiguous fields) is
     // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.
-    // HTTP/2 (an app's own http2 server: its requests have a stream) has its own framing and
-    // limits: not these checks, which refuse "HTTP/2.0" in an HTTP/1 request line.
-    const refused = (req as { stream?: unknown }).stream !== undefined ? 0 : checkRequest(req, this.limits);
+    // An HTTP/2 request (it has a stream) has its own framing: only the checks that apply to
+    // it, and a refusal ends its stream, not the connection.
+    const refused = h2 ? checkHttp2Request(req, this.limits) : checkRequest(req, this.limits);
     if (refused !== 0) {
-      refuse(res, refused);
+      (h2 ? refuseStream : refuse)(res, refused);
       return true;
     }
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
@@ -305,13 +363,27 @@ export class Instrumented {
    */
   drainRequests(closeIdle: boolean): Promise<void> {
     this.draining = true;
+    this.closingIdle = closeIdle;
     for (const res of this.openResponses) if (!res.headersSent) res.shouldKeepAlive = false;
-    if (closeIdle) {
-      for (const socket of this.sockets) {
-        if (socket[kActive] === 0 && socket[kServed] > 0 && !socket[kUpgraded]) (socket[kTls] ?? socket).end();
-      }
+    for (const socket of this.sockets) {
+      const session = socket[kSession];
+      if (session) this.drainSession(socket, session);
+      else if (closeIdle && socket[kActive] === 0 && socket[kServed] > 0 && !socket[kUpgraded]) (socket[kTls] ?? socket).end();
     }
     return this.waitIdle(true);
+  }
+
+  /**
+   * An HTTP/2 session's part of a drain: GOAWAY (which tells the client which streams were
+   * taken: the others it sends again) and its streams finish. A busy one gets it now; an idle
+   * one at once on shutdown, and when the worker is only recycled with its next request or
+   * after keep_alive, as HTTP/1.1 gets Connection: close, so that a stream the client is
+   * sending right now is taken rather than refused.
+   */
+  private drainSession(conn: TrackedSocket, session: http2.ServerHttp2Session): void {
+    if (conn[kActive] > 0 || this.closingIdle) return closeSession(session, conn[kActive] > 0);
+    conn[kGoawayNext] = true;
+    setTimeout(() => closeSession(session, conn[kActive] > 0), Math.max(1, this.settings.keep_alive) * 1000).unref();
   }
 
   /** Stage 3: resolves when every connection, upgraded ones included, has closed. */
@@ -336,6 +408,8 @@ function refuseConnectPlaceholder(): void {}
 export function failRequest(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
   log.error(`Error handling request ${req.method} ${req.url}\n${(err as Error)?.stack ?? String(err)}`);
   if (res.headersSent) return void res.destroy();
-  res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+  // HTTP/2 has no Connection field (Node refuses it): the stream ends, the connection goes on.
+  const h2 = (req as { stream?: unknown }).stream !== undefined;
+  res.writeHead(500, h2 ? { 'content-type': 'text/plain' } : { 'content-type': 'text/plain', connection: 'close' });
   res.end('Internal Server Error\n');
 }

@@ -3,7 +3,7 @@
 // master says so, on TERM, or when it has served max-requests.
 import { ConfigError } from '../config/load';
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
-import { loadTls } from '../http/tls';
+import { TlsError, loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
 import { missingInternals } from '../platform/node-internals';
@@ -16,6 +16,7 @@ import { WorkerHooks } from './hooks';
 import { Instrumented, failRequest, newCounters } from './instrument';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
 import { MasterLink } from './master-link';
+import { servedProtocols, type ServedProtocols } from './protocols';
 import { AppSignals, WorkerShutdown } from './shutdown';
 
 /** How long a worker stopped from outside waits for the master's drain before draining anyway. */
@@ -113,6 +114,7 @@ export async function runWorker(): Promise<void> {
   let app: LoadedApp;
   let hooks: WorkerHooks;
   let tlsFiles;
+  let protocols: ServedProtocols;
   try {
     // hooks: the worker's own, from the config file the master read (functions do not cross IPC).
     hooks = await WorkerHooks.load(boot.configFile, { pid: process.pid, age: boot.age, settings: boot.settings, log }, log);
@@ -136,8 +138,9 @@ export async function runWorker(): Promise<void> {
     if (tlsFiles && 'setSecureContext' in app.server) {
       throw new AppLoadError('the app\'s server terminates TLS itself (an https or tls server) and narwhal has certfile/keyfile set: drop one of the two');
     }
+    protocols = servedProtocols(app.server, boot.settings, tlsFiles);
   } catch (err) {
-    return bootFailed(err instanceof AppLoadError || err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err));
+    return bootFailed(err instanceof AppLoadError || err instanceof ConfigError || err instanceof TlsError ? err.message : (err as Error)?.stack ?? String(err));
   }
   await hooks.run('postWorkerInit');
   // reliability: an unhandled rejection is logged and the worker keeps serving (unless the app
@@ -168,7 +171,7 @@ export async function runWorker(): Promise<void> {
       }
     };
   }
-  const feed = new ConnectionFeed(http, boot.settings, tlsFiles);
+  const feed = new ConnectionFeed(http, boot.settings, tlsFiles, protocols);
   shutdown = new WorkerShutdown({
     gracefulTimeoutS: boot.settings.graceful_timeout,
     stopAccepting: () => feed.stop(),
@@ -193,5 +196,5 @@ export async function runWorker(): Promise<void> {
     process.exit(WORKER_BOOT_ERROR);
   }
   const urls = boot.listeners.map((l) => l.url).join(', ');
-  send({ t: 'ready', serving: `${app.description}, served at ${urls}` });
+  send({ t: 'ready', serving: `${app.description}, served at ${urls}${protocols.description}` });
 }

@@ -1,0 +1,94 @@
+// What the suite measures: the variants (narwhal and its peers) and the scenarios (an app, a
+// load, and which variants take part). A variant's `group` is the runtime it runs on: ratios
+// compare a variant with the best *peer* of its own group (Node 20 peers for narwhal on Node
+// 20; Watt, which needs Node >= 22.12, for the narwhal binary, which embeds Node 24).
+import { join } from 'node:path';
+import { ROOT } from './servers.mjs';
+
+const app = (name) => join(ROOT, 'bench/apps', name);
+const SERVE = app('serve.js');
+
+export const VARIANTS = {
+  node: { label: 'node:http, 1 process', group: 'node20', peer: true, workers: 1 },
+  'cluster-rr': { label: 'node:cluster round-robin', group: 'node20', peer: true },
+  'cluster-shared': { label: 'node:cluster shared socket', group: 'node20', peer: true },
+  pm2: { label: 'PM2 7.0.4 cluster mode', group: 'node20', peer: true },
+  gunicorn: { label: 'Gunicorn 20.1 sync (Python WSGI)', group: 'node20', peer: true, needs: 'gunicorn' },
+  narwhal: { label: 'narwhal (round-robin, default)', group: 'node20', peer: false },
+  'narwhal-shared': { label: 'narwhal --distribution shared', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'] },
+  // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
+  node24: { label: 'node:http on Node 24, 1 process (reference)', group: 'node24', peer: false, workers: 1, needs: 'node24' },
+  // Issue 13's first option for connection-per-request: a shared socket, with libuv accepting one
+  // connection per wake-up so that the workers take turns (no src change: libuv reads the env).
+  'narwhal-shared-single-accept': { label: 'narwhal --distribution shared, UV_TCP_SINGLE_ACCEPT=1', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'], env: { UV_TCP_SINGLE_ACCEPT: '1' } },
+  watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'node24', peer: true, needs: 'node24' },
+  'narwhal-bin': { label: 'narwhal binary (round-robin, default)', group: 'node24', peer: false, needs: 'binary' },
+  'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'node24', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
+};
+
+/** A handler module: the peers serve it through serve.js (they listen), narwhal through its export. */
+const handler = (file, env = {}) => ({ listen: SERVE, narwhal: app(file), env: { BENCH_APP: app(file), ...env } });
+
+const CORE = ['node', 'cluster-rr', 'cluster-shared', 'pm2', 'narwhal', 'watt', 'narwhal-bin'];
+const SMALL = ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'];
+
+/**
+ * Scenarios. `quick`: part of the ~2 minute quick mode (with `quickVariants` there). `variants`
+ * may name a scenario-only variant: { id, base, label, args(ctx) }. `pending`: a slot kept for a
+ * feature not landed yet, filled when `ready()` says the feature is there.
+ */
+export const SCENARIOS = [
+  {
+    id: 'hello', title: 'hello world, keep-alive', app: handler('hello.js'), load: {},
+    variants: [...CORE, 'narwhal-shared', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
+    quick: true, quickVariants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
+  },
+  {
+    id: 'close', title: 'hello world, Connection: close (a connection per request)', app: handler('hello.js'), load: { close: true },
+    variants: [...CORE, 'narwhal-shared', 'narwhal-shared-single-accept', 'narwhal-bin-reuseport', 'gunicorn'],
+    quick: true, quickVariants: ['node', 'cluster-rr', 'narwhal', 'narwhal-shared'],
+  },
+  {
+    id: 'cpu', title: '~1 ms of CPU per request (small-integer loop)', app: handler('cpu.js'), load: {}, handlerTime: true,
+    variants: CORE, quick: true, quickVariants: ['node', 'narwhal'],
+  },
+  { id: 'big', title: '64 KiB response', app: handler('big.js'), load: {}, variants: SMALL },
+  { id: 'echo', title: '16 KiB POST echo', app: handler('echo.js'), load: { postBytes: 16384 }, variants: SMALL },
+  {
+    // Issue 8's benchmark: the same unmodified Express app, in the listen form, under each.
+    id: 'express', title: 'Express 5 app that listens itself (app.listen(PORT))',
+    app: { listen: app('express-listen.js'), narwhal: app('express-listen.js'), exportForm: app('express-app.js'), env: {} },
+    load: {}, variants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
+    quick: true, quickVariants: ['cluster-rr', 'pm2', 'narwhal'],
+  },
+  {
+    id: 'hono', title: 'Hono { fetch } app (peers: @hono/node-server)', app: handler('hono.mjs'), load: {},
+    variants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
+  },
+  {
+    id: 'access-log', title: 'hello world, narwhal access log on (to a file)', app: handler('hello.js'), load: {},
+    variants: ['node', 'cluster-rr', 'narwhal',
+      { id: 'narwhal-access', base: 'narwhal', label: 'narwhal --access-logfile FILE', args: (ctx) => ['--access-logfile', join(ctx.dir, `access-${ctx.port}.log`)] }],
+  },
+  {
+    id: 'metrics', title: 'hello world, narwhal metrics on (--admin-bind, /metrics scraped every 1 s)', app: handler('hello.js'), load: {},
+    variants: ['node', 'cluster-rr', 'narwhal',
+      { id: 'narwhal-metrics', base: 'narwhal', label: 'narwhal --admin-bind (metrics on)', args: () => ['--admin-bind', '127.0.0.1:0'], scrapeMetrics: true }],
+  },
+  {
+    id: 'tls', title: 'hello world over TLS (keep-alive)', app: handler('hello.js'), load: { tls: true }, tls: true,
+    variants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'narwhal-bin'],
+  },
+  {
+    id: 'h2', title: 'HTTP/2 cleartext (h2load -m 1)', app: handler('hello.js', { BENCH_H2: '1' }), load: { h2: true }, h2: true,
+    variants: ['node', 'cluster-rr', 'narwhal'],
+    // Fills in once the protocols issue gives narwhal an HTTP/2 listener (a flag in --help).
+    narwhalReady: (help) => /--http2\b/.test(help), narwhalArgs: ['--http2'],
+    narwhalPending: 'narwhal serves no HTTP/2 yet (protocols issue): peers only',
+  },
+  {
+    id: 'sticky', title: 'issue 10: --sticky off vs on, hello world, Connection: close', app: handler('hello.js'), load: { close: true },
+    variants: ['node', 'cluster-rr', 'narwhal', { id: 'narwhal-sticky', base: 'narwhal', label: 'narwhal --sticky', args: () => ['--sticky'] }],
+    ready: (help) => /--sticky\b/.test(help), pending: 'no --sticky yet (issue 10): slot kept, measured once it lands',
+  },
+];
