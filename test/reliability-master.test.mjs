@@ -84,8 +84,8 @@ test('TERM to the master and its workers at once (systemd KillMode=control-group
   const result = await load.stop();
   assert.is(result.failed, 0, JSON.stringify(result.errors));
   assert.ok(sentAfter > 50, `${sentAfter} requests after the TERM`);
-  assert.ok(result.pids.every((pid) => workers.includes(pid)), 'served by the same workers throughout');
-  assert.is(s.count(/Booting worker/), 2, 'no worker replaced');
+  // (A worker whose 'stopping' the master reads before its own TERM is replaced as stopped from
+  // outside, which loses nothing either: which comes first is the kernel's choice.)
   assert.is((await s.exit).code, 0);
   assert.not.match(s.log, /\[ERROR\]/);
 });
