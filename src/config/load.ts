@@ -10,10 +10,9 @@ import {
 } from './settings';
 import { InvalidValue } from './types';
 
-/** A setting refused: rendered as one line; the process exits with code 2. */
-export class ConfigError extends Error {
-  readonly exitCode = 2;
-}
+import { ConfigError } from './errors';
+
+export { ConfigError };
 
 export const DEFAULT_CONFIG_FILES = ['narwhal.config.js', 'narwhal.config.mjs', 'narwhal.config.cjs', 'narwhal.config.json'];
 

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import tls from 'node:tls';
-import { ConfigError } from '../config/load';
+import { ConfigError } from '../config/errors';
 import type { Settings } from '../config/settings';
 
 /** The certificate and key could not be read or used: one line, exit 1 (like a bind error). */

@@ -4,7 +4,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { getRequestListener } from '@hono/node-server';
 import { WRAPS } from './http2-compat';
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
@@ -65,6 +64,8 @@ export async function serverFor(value: unknown, guard: (listener: RequestListene
   if (isKoa(value)) return made('a Koa app', value.callback());
   // Hono apps are objects with fetch(); check fetch before "is a function" for apps that are both.
   if (isFetch(value)) {
+    // The fetch bridge loads only for a { fetch } app.
+    const { getRequestListener } = await import('@hono/node-server');
     const fetch = value.fetch.bind(value);
     return made('a { fetch } handler', getRequestListener((request) => fetch(request)) as RequestListener);
   }

@@ -3,8 +3,7 @@
 // worker. Each gets `worker`, a view of this worker (pid, age, settings, log), as Gunicorn's
 // worker hooks get the worker object.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readConfigFile, settingKey } from '../config/load';
-import { SETTINGS, type HookFunction, type SettingSpec, type Settings } from '../config/settings';
+import type { HookFunction, SettingSpec, Settings } from '../config/settings';
 import { callHook } from '../hooks';
 import type { Logger } from '../log/logger';
 
@@ -31,6 +30,8 @@ export class WorkerHooks {
   static async load(configFile: string | null, worker: WorkerView, log: Logger): Promise<WorkerHooks> {
     const hooks: Partial<Record<WorkerHookName, HookFunction>> = {};
     if (configFile) {
+      // The registry and the loader only for a config file with worker hooks: most workers have none.
+      const [{ readConfigFile, settingKey }, { SETTINGS }] = await Promise.all([import('../config/load'), import('../config/settings')]);
       for (const [key, value] of Object.entries(await readConfigFile(configFile))) {
         const name = settingKey(key);
         const spec: SettingSpec<unknown> | undefined = name ? SETTINGS[name] : undefined;

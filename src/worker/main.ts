@@ -1,7 +1,7 @@
 // A worker process: adopts the server the app listens on (or serves what it exports), feeds it
 // the connections the master planned for it, beats its heart, and stops gracefully when the
 // master says so, on TERM, or when it has served max-requests.
-import { ConfigError } from '../config/load';
+import { ConfigError } from '../config/errors';
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
 import { TlsError, loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';

@@ -1,0 +1,50 @@
+// Settings -> what the master will run: the pool size, each worker's heap, the identity workers
+// run as, the TLS material. Boot, --check-config and HUP all go through planServer(), so they
+// cannot drift apart. A refusal is a ConfigError (exit 2) or a TlsError (exit 1), before anything
+// binds.
+import type { Settings } from './settings';
+import { ConfigError } from './errors';
+import { checkTlsSettings, loadTls, type TlsConfig } from '../http/tls';
+import { readCgroup, type CgroupFacts } from '../platform/cgroup';
+import { resolveWorkerCount, type WorkerCount } from '../platform/cpus';
+import { planHeap, type HeapPlan } from '../platform/heap';
+import { hasReusePort } from '../platform/node-features';
+import { resolveIdentity, type WorkerIdentity } from '../platform/users';
+
+export interface PoolPlan {
+  workers: WorkerCount;
+  heap: HeapPlan;
+}
+
+export interface ServerPlan extends PoolPlan {
+  identity: WorkerIdentity | undefined;
+  /** What the workers' TLS front needs; null without certfile. */
+  tls: TlsConfig | null;
+}
+
+/** The pool's size and heaps, from the settings and the container (--print-config shows these). */
+export function planPool(settings: Settings, facts: CgroupFacts = readCgroup()): PoolPlan {
+  return {
+    workers: resolveWorkerCount(settings.workers, facts),
+    heap: planHeap({ workerHeapMb: settings.worker_heap_mb, facts }),
+  };
+}
+
+/** Everything the master needs to start or reload a pool; the TLS files are read relative to `cwd`. */
+export function planServer(settings: Settings, cwd: string, facts: CgroupFacts = readCgroup()): ServerPlan {
+  checkTlsSettings(settings);
+  if (settings.distribution === 'reuseport' && !hasReusePort()) {
+    throw new ConfigError(`invalid value for distribution: "reuseport" needs Node.js >= 22.12 (this is ${process.version}); ` +
+      'use the narwhal binary, or round-robin or shared');
+  }
+  if (settings.sticky && settings.distribution !== 'round-robin') {
+    throw new ConfigError(`invalid value for sticky: it needs distribution round-robin, where the master routes each connection (distribution is ${settings.distribution})`);
+  }
+  let identity: WorkerIdentity | undefined;
+  try {
+    identity = resolveIdentity(settings.user, settings.group);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return { ...planPool(settings, facts), identity, tls: loadTls(settings, cwd) };
+}
