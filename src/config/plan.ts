@@ -2,7 +2,7 @@
 // run as, the TLS material. Boot, --check-config and HUP all go through planServer(), so they
 // cannot drift apart. A refusal is a ConfigError (exit 2) or a TlsError (exit 1), before anything
 // binds.
-import type { Settings } from './settings';
+import type { ResolvedDistribution, Settings } from './settings';
 import { ConfigError } from './errors';
 import { checkTlsSettings, loadTls, type TlsConfig } from '../http/tls';
 import { readCgroup, type CgroupFacts } from '../platform/cgroup';
@@ -30,6 +30,21 @@ export function planPool(settings: Settings, facts: CgroupFacts = readCgroup()):
   };
 }
 
+/**
+ * The distribution the master runs. `auto` is the shared socket — the kernel's queue, which the
+ * ready workers accept from in turn, costs no IPC per connection (bench/README.md: about twice
+ * round-robin's rate with a connection per request) — except with --sticky, which needs the
+ * master to route each connection itself.
+ */
+export function resolveDistribution(settings: Pick<Settings, 'distribution' | 'sticky'>): ResolvedDistribution {
+  const mode = settings.distribution;
+  if (settings.sticky && mode !== 'round-robin' && mode !== 'auto') {
+    throw new ConfigError(`invalid value for sticky: it needs distribution round-robin (or auto), where the master routes each connection (distribution is ${mode})`);
+  }
+  if (mode !== 'auto') return mode;
+  return settings.sticky ? 'round-robin' : 'shared';
+}
+
 /** Everything the master needs to start or reload a pool; the TLS files are read relative to `cwd`. */
 export function planServer(settings: Settings, cwd: string, facts: CgroupFacts = readCgroup()): ServerPlan {
   checkTlsSettings(settings);
@@ -37,9 +52,7 @@ export function planServer(settings: Settings, cwd: string, facts: CgroupFacts =
     throw new ConfigError(`invalid value for distribution: "reuseport" needs Node.js >= 22.12 (this is ${process.version}); ` +
       'use the narwhal binary, or round-robin or shared');
   }
-  if (settings.sticky && settings.distribution !== 'round-robin') {
-    throw new ConfigError(`invalid value for sticky: it needs distribution round-robin, where the master routes each connection (distribution is ${settings.distribution})`);
-  }
+  resolveDistribution(settings);
   let identity: WorkerIdentity | undefined;
   try {
     identity = resolveIdentity(settings.user, settings.group);

@@ -107,8 +107,10 @@ function hook(name: string, where: 'master' | 'worker', args: string, when: stri
   };
 }
 
-export const DISTRIBUTION_MODES = ['round-robin', 'shared', 'reuseport'] as const;
+export const DISTRIBUTION_MODES = ['auto', 'round-robin', 'shared', 'reuseport'] as const;
 export type DistributionMode = (typeof DISTRIBUTION_MODES)[number];
+/** A mode the master runs: `auto` resolved (config/plan.ts, resolveDistribution). */
+export type ResolvedDistribution = Exclude<DistributionMode, 'auto'>;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['text', 'json'] as const;
@@ -143,12 +145,12 @@ export const SETTINGS = {
   }),
   distribution: setting({
     name: 'distribution', flag: '--distribution <mode>', type: oneOf(DISTRIBUTION_MODES),
-    default: 'round-robin' as DistributionMode, section: 'server',
-    help: 'How connections reach workers: round-robin (via the master), shared (one socket), reuseport (one socket per worker)',
+    default: 'auto' as DistributionMode, section: 'server',
+    help: 'How connections reach workers: shared (one listening socket the ready workers accept from, taking turns), round-robin (the master accepts and hands each connection over), reuseport (one socket per worker); auto = shared, or round-robin with --sticky',
   }),
   sticky: setting({
     name: 'sticky', flag: '--sticky', type: boolean, default: false, section: 'server',
-    help: 'Route every request of a Socket.IO (Engine.IO) session to the worker that owns it: the master reads the request line of each new connection (round-robin only; with TLS in the workers, by client address)',
+    help: 'Route every request of a Socket.IO (Engine.IO) session to the worker that owns it: the master reads the request line of each new connection (so distribution is round-robin; with TLS in the workers, by client address)',
   }),
   keep_alive: setting({
     name: 'keep_alive', flag: '--keep-alive <seconds>', type: seconds(0), default: 5, section: 'server',

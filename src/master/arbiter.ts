@@ -5,7 +5,8 @@
 //   - manage(), run after each of those and on a timer, which compares the pool with the
 //     target and spawns, retires or kills workers until they agree.
 // Phases: booting (no worker ready yet) -> running -> stopping; a failed first boot halts.
-import { SETTING_LIST, type Settings } from '../config/settings';
+import { SETTING_LIST, type ResolvedDistribution, type Settings } from '../config/settings';
+import { resolveDistribution } from '../config/plan';
 import { bindAll, boundAddress, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
@@ -51,7 +52,7 @@ export interface ArbiterOptions {
 }
 
 /** Settings a HUP cannot change in a running master (docs/operations.md says why). */
-export const KEPT_ON_HUP = ['bind', 'distribution', 'admin_bind', 'user', 'group', 'control_socket', 'reload', 'reload_extra_files'] as const;
+export const KEPT_ON_HUP = ['bind', 'distribution', 'sticky', 'admin_bind', 'user', 'group', 'control_socket', 'reload', 'reload_extra_files'] as const;
 /** Hooks are functions: workers load theirs from the config file themselves. */
 const HOOKS = SETTING_LIST.filter((s) => s.hook);
 const WORKER_HOOKS = HOOKS.filter((s) => s.hook?.where === 'worker').map((s) => s.name);
@@ -62,6 +63,8 @@ const MAX_BACKOFF_MS = 30_000;
 export class Arbiter {
   phase: Phase = 'booting';
   settings: Settings;
+  /** distribution with `auto` resolved; kept on HUP, as distribution and sticky are. */
+  readonly distribution: ResolvedDistribution;
   private poolTarget: number;
   listeners: Listener[] = [];
   readonly workers = new Map<number, WorkerHandle>();
@@ -105,6 +108,7 @@ export class Arbiter {
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
+    this.distribution = resolveDistribution(options.settings);
     this.poolTarget = options.workers;
     this.log = options.log;
     this.sticky = this.settings.sticky ? new StickyRouter() : null;
@@ -137,10 +141,10 @@ export class Arbiter {
     this.log.info(`Starting narwhal ${this.options.version} (Node.js ${process.version})`);
     process.title = `narwhal: master [${this.settings.proc_name ?? this.options.app}]`;
     for (const l of this.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
-    this.log.info(`Using distribution: ${this.settings.distribution}`);
+    this.log.info(`Using distribution: ${this.distribution}${this.settings.distribution === 'auto' ? ' (auto)' : ''}`);
     await this.options.afterBind?.();
     if (this.settings.pid) writePidfile(this.settings.pid);
-    if (this.settings.distribution === 'round-robin') {
+    if (this.distribution === 'round-robin') {
       const trusted = peerMatcher(this.settings.forwarded_allow_ips);
       this.roundRobin = new RoundRobin(() => this.readyWorkers(), this.log, () => this.settings, this.sticky && {
         router: this.sticky,
@@ -237,7 +241,7 @@ export class Arbiter {
     const plans: ListenerPlan[] = [];
     const fds: number[] = [];
     this.listeners.forEach((l) => {
-      const mode = this.settings.distribution;
+      const mode = this.distribution;
       const bound = { address: l.address, where: boundAddress(l), url: this.url(l) };
       if (mode === 'round-robin') plans.push({ kind: 'forwarded', ...bound });
       else if (mode === 'reuseport' && l.tcp) plans.push({ kind: 'reuseport', host: l.tcp.host, port: l.tcp.port, ...bound });

@@ -42,7 +42,7 @@ export function poolStatus(arbiter: Arbiter): PoolStatus {
   return {
     master: {
       pid: process.pid, phase: arbiter.terminating ? 'stopping' : arbiter.phase, uptime_s: Math.round(process.uptime()),
-      target: arbiter.target, distribution: arbiter.settings.distribution, listeners: arbiter.listeners.map((l) => l.url),
+      target: arbiter.target, distribution: arbiter.distribution, listeners: arbiter.listeners.map((l) => l.url),
     },
     workers: [...arbiter.workers.values()].sort((a, b) => a.age - b.age).map((w) => ({
       pid: w.pid, state: w.state, retiring: w.retireReason, age_s: Math.round((now - w.spawnedAt) / 1000),

@@ -22,7 +22,7 @@ import type { ServedProtocols } from './protocols';
 const PREFACE_TIMEOUT_MS = 60_000;
 
 /** Starts a listening socket of narwhal's own, outside the listen() adoption rule. */
-export type ListenDirectly = (server: net.Server, options: net.ListenOptions & { fd?: number }, cb: () => void) => void;
+export type ListenDirectly = (server: net.Server, options: net.ListenOptions & { fd?: number }, backlog: number, cb: () => void) => void;
 
 export class ConnectionFeed {
   /** Listening sockets of this worker (shared, reuseport); none in round-robin. */
@@ -74,7 +74,8 @@ export class ConnectionFeed {
         const options: net.ListenOptions & { fd?: number } = plan.kind === 'inherited'
           ? { fd: plan.fd, backlog: this.settings.backlog }
           : { host: plan.host, port: plan.port, backlog: this.settings.backlog, reusePort: true } as net.ListenOptions;
-        listenDirectly(gate, options, () => { gate.off('error', reject); resolve(); });
+        // The backlog also as an argument: Node 20 reads options.backlog for a port, not for an fd.
+        listenDirectly(gate, options, this.settings.backlog, () => { gate.off('error', reject); resolve(); });
       });
     }));
   }

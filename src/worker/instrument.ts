@@ -48,6 +48,22 @@ export type TrackedSocket = net.Socket & {
 /** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
 const connOf = (socket: net.Socket): TrackedSocket => (socket as TrackedSocket)[kConn] ?? (socket as TrackedSocket);
 
+/** A response in progress, with what its shared 'close' and 'error' listeners need. */
+const kInstrumented = Symbol('narwhal.instrumented');
+const kRequest = Symbol('narwhal.request');
+const kSocket = Symbol('narwhal.requestConnection');
+const kStart = Symbol('narwhal.requestStart');
+const kPeer = Symbol('narwhal.requestPeer');
+type OpenResponse = ServerResponse & {
+  [kInstrumented]: Instrumented; [kRequest]: IncomingMessage; [kSocket]: TrackedSocket | null; [kStart]: number; [kPeer]: net.Socket;
+};
+function onResponseClose(this: OpenResponse): void {
+  this[kInstrumented].responseClosed(this);
+}
+function onResponseError(this: OpenResponse, err: Error): void {
+  this[kInstrumented].responseError(this, err);
+}
+
 export interface HttpCounters {
   requests: number;
   inFlight: number;
@@ -280,17 +296,16 @@ export class Instrumented {
         closeSession(socket[kSession]!, true);
       }
     }
+    // One shared listener pair per response, its state in fields: no closures per request.
+    const r = res as OpenResponse;
+    r[kInstrumented] = this;
+    r[kRequest] = req;
+    r[kSocket] = socket;
+    r[kStart] = start;
+    r[kPeer] = peer;
     // reliability: a write after end (and other response errors) is logged, not a worker crash.
-    res.on('error', (err) => this.log.error(`Error handling request ${req.method} ${req.url}: ${err.message}`));
-    res.once('close', () => {
-      socket[kActive]--;
-      socket[kServed] = (socket[kServed] ?? 0) + 1;
-      this.counters.inFlight--;
-      this.openResponses.delete(res);
-      if (this.metrics) record(this.counters, res.statusCode, (performance.now() - start) / 1000);
-      this.access?.write(req, res, (performance.now() - start) / 1000, peer);
-      if (this.draining) this.checkIdle();
-    });
+    res.on('error', onResponseError);
+    res.on('close', onResponseClose);
     // A request Node's parser let through but narwhal refuses (limits, ambiguous fields) is
     // answered 4xx with Connection: close; it never reaches the app nor counts to max-requests.
     // An HTTP/2 request (it has a stream) has its own framing: only the checks that apply to
@@ -312,6 +327,28 @@ export class Instrumented {
       failRequest(this.log, req, res, err);
       return true;
     }
+  }
+
+  /** A response closed (sent, or its connection lost): counts, metrics, access log, drain. */
+  responseClosed(res: OpenResponse): void {
+    const socket = res[kSocket];
+    if (socket === null) return; // 'close' is emitted once; this holds even if a stream repeats it
+    res[kSocket] = null;
+    socket[kActive]--;
+    socket[kServed] = (socket[kServed] ?? 0) + 1;
+    this.counters.inFlight--;
+    this.openResponses.delete(res);
+    if (this.metrics || this.access) {
+      const seconds = (performance.now() - res[kStart]) / 1000;
+      if (this.metrics) record(this.counters, res.statusCode, seconds);
+      this.access?.write(res[kRequest], res, seconds, res[kPeer]);
+    }
+    if (this.draining) this.checkIdle();
+  }
+
+  responseError(res: OpenResponse, err: Error): void {
+    const req = res[kRequest];
+    this.log.error(`Error handling request ${req.method} ${req.url}: ${err.message}`);
   }
 
   /** An 'upgrade' or 'connect' the app takes over: strip forwarded headers, stop tracking it as HTTP. */

@@ -190,7 +190,7 @@ export async function runWorker(): Promise<void> {
   feedReady = feed;
 
   try {
-    await feed.listen(boot.listeners, (server, options, cb) => adoption.listenDirectly(server, options, cb));
+    await feed.listen(boot.listeners, (server, options, backlog, cb) => adoption.listenDirectly(server, options, backlog, cb));
   } catch (err) {
     send({ t: 'boot-error', message: `cannot listen: ${(err as Error).message}` });
     process.exit(WORKER_BOOT_ERROR);
