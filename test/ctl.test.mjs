@@ -37,7 +37,7 @@ test('status lists every worker pid with state, age, requests, RSS and lag, and 
   }, 5000, 'heartbeats with requests and RSS');
   const text = await ctl(['--control-socket', sock, 'status']);
   assert.is(text.code, 0, text.stderr);
-  assert.match(text.stdout, new RegExp(`^master ${s.pid}: running, target 2 workers, round-robin`));
+  assert.match(text.stdout, new RegExp(`^master ${s.pid}: running, target 2 workers, shared`));
   assert.match(text.stdout, /^PID +STATE +AGE +REQUESTS +RSS +LAG$/m);
   for (const pid of workers) assert.match(text.stdout, new RegExp(`^${pid} +ready +\\d+s +\\d+ +\\d+\\.\\d MB +\\d+\\.\\d ms$`, 'm'));
   const json = JSON.parse((await ctl(['--control-socket', sock, 'status', '--json'])).stdout);

@@ -90,8 +90,34 @@ test('TERM to the master and its workers at once (systemd KillMode=control-group
   assert.not.match(s.log, /\[ERROR\]/);
 });
 
-test('connections sent to a worker that dies before receiving them go to another worker', async () => {
+test('shared (the default): a worker that stops taking connections and is killed loses none; the other takes them from the queue', async () => {
   const s = await startWithAdmin(['-w', '2', APP], { workers: 2 });
+  assert.match(s.log, /Using distribution: shared \(auto\)/);
+  const [stuck, other] = s.workers();
+  // A stopped worker accepts nothing: the connections stay in the socket's queue for the other.
+  process.kill(stuck, 'SIGSTOP');
+  const answers = Promise.all(Array.from({ length: 8 }, () => probe({ port: s.port })));
+  await sleep(500);
+  process.kill(stuck, 'SIGKILL');
+  const results = await answers;
+  assert.equal(results.map((r) => r.status), Array(8).fill(200), JSON.stringify(results));
+  assert.ok(results.every((r) => r.body.includes(`pid=${other}`)), 'all answered by the worker still running');
+  await s.stop();
+});
+
+test('shared (the default): with no ready worker a connection waits in the queue and the next worker to be ready serves it', async () => {
+  const s = await startWithAdmin(['-w', '1', APP], { workers: 1 });
+  s.signal('SIGWINCH');
+  await waitFor(() => s.workers().length === 0, 10_000, 'no workers');
+  const waiting = probe({ port: s.port, timeoutMs: 15_000 });
+  await sleep(1000);
+  s.signal('SIGTTIN');
+  assert.is((await waiting).status, 200);
+  await s.stop();
+});
+
+test('round-robin: connections sent to a worker that dies before receiving them go to another worker', async () => {
+  const s = await startWithAdmin(['-w', '2', '--distribution', 'round-robin', APP], { workers: 2 });
   const [stuck, other] = s.workers();
   // A stopped worker cannot take what the master sends it: the connections wait in the master.
   process.kill(stuck, 'SIGSTOP');
@@ -106,8 +132,8 @@ test('connections sent to a worker that dies before receiving them go to another
   await s.stop();
 });
 
-test('no ready worker: a connection waits for one, and is closed after --header-timeout rather than hang', async () => {
-  const s = await startWithAdmin(['-w', '1', '--header-timeout', '6', APP], { workers: 1 });
+test('round-robin, no ready worker: a connection waits for one, and is closed after --header-timeout rather than hang', async () => {
+  const s = await startWithAdmin(['-w', '1', '--distribution', 'round-robin', '--header-timeout', '6', APP], { workers: 1 });
   s.signal('SIGWINCH');
   await waitFor(() => s.workers().length === 0, 10_000, 'no workers');
   const closed = await probe({ port: s.port, timeoutMs: 15_000 });
