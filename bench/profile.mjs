@@ -29,8 +29,9 @@ const SERVE = join(ROOT, 'bench/apps/serve.js');
 
 const VARIANTS = {
   narwhal: (port, flags) => [NODE20, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, HELLO]],
-  'narwhal-shared': (port, flags) => [NODE20, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, '--distribution', 'shared', HELLO]],
+  'narwhal-rr': (port, flags) => [NODE20, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, '--distribution', 'round-robin', HELLO]],
   'cluster-rr': (port, flags) => [NODE20, [...flags, join(PEERS, 'cluster-app.js'), SERVE, '2', 'rr']],
+  'cluster-shared': (port, flags) => [NODE20, [...flags, join(PEERS, 'cluster-app.js'), SERVE, '2', 'none']],
   node: (port, flags) => [NODE20, [...flags, SERVE]],
 };
 

@@ -14,15 +14,12 @@ export const VARIANTS = {
   'cluster-shared': { label: 'node:cluster shared socket', group: 'node20', peer: true },
   pm2: { label: 'PM2 7.0.4 cluster mode', group: 'node20', peer: true },
   gunicorn: { label: 'Gunicorn 20.1 sync (Python WSGI)', group: 'node20', peer: true, needs: 'gunicorn' },
-  narwhal: { label: 'narwhal (round-robin, default)', group: 'node20', peer: false },
-  'narwhal-shared': { label: 'narwhal --distribution shared', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'] },
+  narwhal: { label: 'narwhal (default: shared socket)', group: 'node20', peer: false },
+  'narwhal-rr': { label: 'narwhal --distribution round-robin', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'round-robin'] },
   // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
   node24: { label: 'node:http on Node 24, 1 process (reference)', group: 'node24', peer: false, workers: 1, needs: 'node24' },
-  // Issue 13's first option for connection-per-request: a shared socket, with libuv accepting one
-  // connection per wake-up so that the workers take turns (no src change: libuv reads the env).
-  'narwhal-shared-single-accept': { label: 'narwhal --distribution shared, UV_TCP_SINGLE_ACCEPT=1', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'shared'], env: { UV_TCP_SINGLE_ACCEPT: '1' } },
   watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'node24', peer: true, needs: 'node24' },
-  'narwhal-bin': { label: 'narwhal binary (round-robin, default)', group: 'node24', peer: false, needs: 'binary' },
+  'narwhal-bin': { label: 'narwhal binary (default: shared socket)', group: 'node24', peer: false, needs: 'binary' },
   'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'node24', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
 };
 
@@ -40,13 +37,13 @@ const SMALL = ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'];
 export const SCENARIOS = [
   {
     id: 'hello', title: 'hello world, keep-alive', app: handler('hello.js'), load: {},
-    variants: [...CORE, 'narwhal-shared', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
+    variants: [...CORE, 'narwhal-rr', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
     quick: true, quickVariants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
   },
   {
     id: 'close', title: 'hello world, Connection: close (a connection per request)', app: handler('hello.js'), load: { close: true },
-    variants: [...CORE, 'narwhal-shared', 'narwhal-shared-single-accept', 'narwhal-bin-reuseport', 'gunicorn'],
-    quick: true, quickVariants: ['node', 'cluster-rr', 'narwhal', 'narwhal-shared'],
+    variants: [...CORE, 'narwhal-rr', 'narwhal-bin-reuseport', 'gunicorn'],
+    quick: true, quickVariants: ['node', 'cluster-rr', 'cluster-shared', 'narwhal', 'narwhal-rr'],
   },
   {
     id: 'cpu', title: '~1 ms of CPU per request (small-integer loop)', app: handler('cpu.js'), load: {}, handlerTime: true,

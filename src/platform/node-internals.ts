@@ -129,9 +129,11 @@ export function deliverConnection(server: net.Server, socket: net.Socket): void 
   if (s.noDelay) socket.setNoDelay(true);
   if (s.keepAlive) socket.setKeepAlive(true, s.keepAliveInitialDelay ?? 0);
   // A socket's destroy decrements the count of the server it names (net's Socket#_destroy).
-  const own = socket as unknown as { server: net.Server; _server: net.Server };
+  const own = socket as unknown as { server: net.Server; _server: (net.Server & ServerInternals) | null };
+  // Accepted by another server (narwhal's gate): that one counted it, and would wait for it forever.
+  if (own._server && own._server !== s as unknown && own._server._connections > 0) own._server._connections--;
   own.server = server;
-  own._server = server;
+  own._server = s as unknown as net.Server & ServerInternals;
   s._connections++;
   server.emit('connection', socket);
 }

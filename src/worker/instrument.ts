@@ -20,6 +20,8 @@ import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded
 import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
 import { closeSession } from './http2-bridge';
 
+/** The Instrumented a tracked connection or an open response reports to (shared listeners). */
+const kInstrumented = Symbol('narwhal.instrumented');
 const kActive = Symbol('narwhal.activeRequests');
 const kServed = Symbol('narwhal.servedRequests');
 /** Whether the peer is in forwarded_allow_ips: decided once per connection, on the real peer. */
@@ -42,14 +44,13 @@ const kSwept = Symbol('narwhal.servedAtLastSweep');
 export type TrackedSocket = net.Socket & {
   [kActive]: number; [kServed]: number; [kTrusted]?: boolean; [kUpgraded]?: boolean;
   [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket; [kSession]?: http2.ServerHttp2Session; [kGoawayNext]?: boolean;
-  [kSwept]?: number;
+  [kSwept]?: number; [kInstrumented]?: Instrumented;
 };
 
 /** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
 const connOf = (socket: net.Socket): TrackedSocket => (socket as TrackedSocket)[kConn] ?? (socket as TrackedSocket);
 
 /** A response in progress, with what its shared 'close' and 'error' listeners need. */
-const kInstrumented = Symbol('narwhal.instrumented');
 const kRequest = Symbol('narwhal.request');
 const kSocket = Symbol('narwhal.requestConnection');
 const kStart = Symbol('narwhal.requestStart');
@@ -59,6 +60,9 @@ type OpenResponse = ServerResponse & {
 };
 function onResponseClose(this: OpenResponse): void {
   this[kInstrumented].responseClosed(this);
+}
+function onTrackedClose(this: TrackedSocket): void {
+  this[kInstrumented]!.untrack(this);
 }
 function onResponseError(this: OpenResponse, err: Error): void {
   this[kInstrumented].responseError(this, err);
@@ -220,11 +224,15 @@ export class Instrumented {
     s[kActive] = 0;
     s[kServed] = 0;
     s[kConn] = s;
+    s[kInstrumented] = this;
     this.sockets.add(s);
-    s.once('close', () => {
-      this.sockets.delete(s);
-      this.checkIdle();
-    });
+    s.on('close', onTrackedClose);
+  }
+
+  /** A tracked connection closed. */
+  untrack(socket: TrackedSocket): void {
+    if (!this.sockets.delete(socket)) return;
+    this.checkIdle();
   }
 
   /** A connection the server got: tracked, or linked to the TCP connection it runs over. */
