@@ -160,7 +160,9 @@ async function measure(scenario, v, round, app, script) {
   const workers = v.workers ?? cfg.workers;
   const ctx = makeCtx(scenario, port, app, `${scenario.id}-${v.id}-${round}`, workers);
   Object.assign(ctx.env, v.env ?? {});
-  ctx.narwhalArgs = [...v.args(ctx), ...(scenario.tls && tlsFiles && v.base.startsWith('narwhal') ? ['--certfile', tlsFiles.cert, '--keyfile', tlsFiles.key] : [])];
+  const narwhal = v.base.startsWith('narwhal');
+  ctx.narwhalArgs = [...v.args(ctx), ...(narwhal ? scenario.narwhalArgs ?? [] : []),
+    ...(scenario.tls && tlsFiles && narwhal ? ['--certfile', tlsFiles.cert, '--keyfile', tlsFiles.key] : [])];
   const server = current = await STARTERS[v.base](ctx);
   try {
     const serving = v.id === 'gunicorn' ? workers : await waitForWorkers(ctx.countsDir, workers);

@@ -79,8 +79,8 @@ export const SCENARIOS = [
   {
     id: 'h2', title: 'HTTP/2 cleartext (h2load -m 1)', app: handler('hello.js', { BENCH_H2: '1' }), load: { h2: true }, h2: true,
     variants: ['node', 'cluster-rr', 'narwhal'],
-    // Fills in once the protocols issue gives narwhal an HTTP/2 listener (a flag in --help).
-    narwhalReady: (help) => /--http2\b/.test(help), narwhalArgs: ['--http2'],
+    // h2c with prior knowledge (what h2load speaks), as a proxy in front would (docs/protocols.md).
+    narwhalReady: (help) => /--http2-cleartext\b/.test(help), narwhalArgs: ['--http2-cleartext', 'prior-knowledge'],
     narwhalPending: 'narwhal serves no HTTP/2 yet (protocols issue): peers only',
   },
   {

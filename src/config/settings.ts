@@ -1,7 +1,6 @@
 // The settings registry: every setting narwhal has is declared here once, with its flag,
 // environment variable, type, default and one line of help. The CLI, config files,
 // environment variables, --print-config and the README's settings table all read this table.
-import tls from 'node:tls';
 import {
   InvalidValue, type ValueType, bindAddress, boolean, byteSize, envPairs, existingDirectory, existingPaths,
   hookFunction, integer, listOf, oneOf, optionalText, seconds, text, umask, workerCount, type HookFunction,
@@ -10,6 +9,7 @@ import {
 export type { HookFunction } from './types';
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access';
 import { isAllowEntry } from '../http/forwarded';
+import { nodeTls } from '../platform/lazy-builtins';
 
 export type Section = 'app' | 'server' | 'workers' | 'lifecycle' | 'admin' | 'logging' | 'process' | 'development' | 'hooks';
 
@@ -75,7 +75,7 @@ const cipherList: ValueType<string | null> = {
     const list = optionalText(this.allowed).parse(raw);
     if (list === null) return null;
     try {
-      tls.createSecureContext({ ciphers: list });
+      nodeTls().createSecureContext({ ciphers: list });
     } catch (err) {
       throw new InvalidValue(`${this.allowed} (${String((err as Error).message).split('\n')[0]})`);
     }

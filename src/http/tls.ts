@@ -3,12 +3,12 @@
 // at boot. The master never serves TLS; before it binds (and on --check-config and HUP) it runs
 // the same loadTls, so a bad combination of settings is one line and exit 2, and an unreadable
 // or unusable file is one line and exit 1, rather than a pool of workers failing to boot.
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { ConfigError } from '../config/errors';
 import type { Settings } from '../config/settings';
+import { nodeCrypto, nodeTls } from '../platform/lazy-builtins';
 
 /** The certificate and key could not be read or used: one line, exit 1 (like a bind error). */
 export class TlsError extends Error {}
@@ -91,7 +91,7 @@ function checkCaBundle(ca: Buffer, path: string): void {
   if (blocks.length === 0) throw new TlsError(`invalid ca_certs ${path}: no PEM certificate in it`);
   for (const block of blocks) {
     try {
-      new X509Certificate(block);
+      new (nodeCrypto().X509Certificate)(block);
     } catch (err) {
       throw new TlsError(`invalid ca_certs ${path}: a certificate Node cannot read (${firstLine(err)})`);
     }
@@ -120,12 +120,12 @@ export function loadTls(settings: TlsSettings, cwd = process.cwd()): TlsConfig |
     throw new ConfigError(`keyfile ${keyPath} is encrypted and keyfile_passphrase_file is not set: give the file holding its passphrase (--keyfile-passphrase-file FILE)`);
   }
   try {
-    tls.createSecureContext({ cert });
+    nodeTls().createSecureContext({ cert });
   } catch (err) {
     throw new TlsError(`invalid certfile ${certPath}: not a PEM certificate Node can use (${firstLine(err)})`);
   }
   try {
-    tls.createSecureContext({ key, passphrase });
+    nodeTls().createSecureContext({ key, passphrase });
   } catch (err) {
     if (passphrase !== undefined && isEncryptedKey(key)) {
       throw new TlsError(`cannot decrypt keyfile ${keyPath} with the passphrase in keyfile_passphrase_file (${firstLine(err)})`);
@@ -133,7 +133,7 @@ export function loadTls(settings: TlsSettings, cwd = process.cwd()): TlsConfig |
     throw new TlsError(`invalid keyfile ${keyPath}: not a PEM private key Node can use (${firstLine(err)})`);
   }
   try {
-    tls.createSecureContext({ cert, key, passphrase });
+    nodeTls().createSecureContext({ cert, key, passphrase });
   } catch (err) {
     throw new TlsError(`keyfile ${keyPath} is not the private key of certfile ${certPath} (${firstLine(err)})`);
   }
@@ -150,7 +150,7 @@ export function loadTls(settings: TlsSettings, cwd = process.cwd()): TlsConfig |
     rejectUnauthorized: settings.cert_reqs === 'required',
   };
   try {
-    tls.createSecureContext(options);
+    nodeTls().createSecureContext(options);
   } catch (err) {
     throw new TlsError(`the TLS settings do not work together (${firstLine(err)})`);
   }

@@ -2,9 +2,7 @@
 // server as it is; Fastify's own server once it is ready; a Node request listener, a Koa app or
 // a { fetch } handler in an http.Server made for it.
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
-import { WRAPS } from './http2-compat';
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
 
@@ -33,6 +31,9 @@ const isFetch = (v: unknown): v is Fetchable => isObject(v) && typeof v.fetch ==
 export const isServable = (v: unknown): boolean =>
   v instanceof net.Server || isFastify(v) || isKoa(v) || isFetch(v) || typeof v === 'function';
 
+/** On a listener narwhal wraps, the app's own listener (http2-compat.ts: prototypeSwapper). */
+export const WRAPS = Symbol('narwhal.wraps');
+
 /** An http2 server (secure or not), which speaks only HTTP/2 (unless it allows HTTP/1 over its own TLS). */
 export const isHttp2Server = (server: net.Server): boolean =>
   typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
@@ -40,7 +41,8 @@ export const isHttp2Server = (server: net.Server): boolean =>
 /** "an http.Server", "an https.Server", "a net.Server" … for messages. */
 export function serverKind(server: net.Server): string {
   if (isHttp2Server(server)) return 'setSecureContext' in server ? 'an http2 secure server' : 'an http2 server';
-  if (server instanceof https.Server) return 'an https.Server';
+  // An https.Server is a tls.Server that speaks HTTP/1 (no instanceof: node:https loads TLS).
+  if ('setSecureContext' in server && 'maxHeadersCount' in server) return 'an https.Server';
   if (server instanceof http.Server) return 'an http.Server';
   const name = server.constructor?.name;
   return name && name !== 'Server' ? `a ${name} (net.Server)` : 'a net.Server';

@@ -7,14 +7,15 @@
 // bridge, which hands the server its streams as requests.
 import type http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Settings } from '../config/settings';
 import type { ListenerPlan } from '../protocol';
 import { readPreface } from '../http/h2c';
 import { readPreamble } from '../http/proxy-protocol';
 import type { TlsConfig } from '../http/tls';
+import { nodeTls } from '../platform/lazy-builtins';
 import { deliverConnection, socketFromHandle, tlsParent } from '../platform/node-internals';
-import { Http2Bridge } from './http2-bridge';
+import type { Http2Bridge } from './http2-bridge';
 import type { Instrumented } from './instrument';
 import type { ServedProtocols } from './protocols';
 
@@ -39,13 +40,15 @@ export class ConnectionFeed {
     tlsConfig: TlsConfig | null,
     private readonly protocols: ServedProtocols,
   ) {
-    this.bridge = protocols.h2 === 'bridge' ? new Http2Bridge(http.server as http.Server, settings, (s) => http.session(s)) : null;
+    // The bridge (and node:http2 with it) loads only for a worker that speaks HTTP/2.
+    const bridge = protocols.h2 === 'bridge' ? (require('./http2-bridge') as typeof import('./http2-bridge')).Http2Bridge : null;
+    this.bridge = bridge ? new bridge(http.server as http.Server, settings, (s) => http.session(s)) : null;
     this.tlsFront = tlsConfig ? this.createTlsFront(tlsConfig) : null;
   }
 
   private createTlsFront(config: TlsConfig): tls.Server {
     const { alpn, http1 } = this.protocols;
-    const front = tls.createServer({ ...config.options, ALPNProtocols: alpn ?? ['http/1.1'] });
+    const front = nodeTls().createServer({ ...config.options, ALPNProtocols: alpn ?? ['http/1.1'] });
     front.on('secureConnection', (secure: tls.TLSSocket) => {
       // cert_reqs optional: a client without a certificate is served, one whose certificate
       // does not verify is not (as Python's CERT_OPTIONAL, Gunicorn's).

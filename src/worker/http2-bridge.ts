@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Settings } from '../config/settings';
 import { BridgedResponse, asHttp1Request, keepOwnMembers, prototypeSwapper } from './http2-compat';
+export { closeSession } from './http2-session';
 
 /** Gunicorn's HTTP/2 limits as Node's http2 server options. */
 export function http2Options(settings: Pick<Settings, 'http2_max_concurrent_streams' | 'http2_initial_window_size' |
@@ -24,30 +25,6 @@ export function http2Options(settings: Pick<Settings, 'http2_max_concurrent_stre
     // not be lower than limit_request_fields, whose excess narwhal answers 431 itself.
     maxHeaderListPairs: Math.max(128, (settings.limit_request_fields || 4096) + 8),
   };
-}
-
-/** How long a client gets to see the first GOAWAY of a drain before the last one (an RTT or more). */
-const GOAWAY_GRACE_MS = 1000;
-const LAST_STREAM_ID = 2 ** 31 - 1;
-/** Sessions between their first GOAWAY and the last. */
-const draining = new WeakSet<http2.ServerHttp2Session>();
-
-/**
- * Ends an HTTP/2 session without failing a stream: GOAWAY tells the client to open no more
- * streams here and which ones were taken (any later one was not processed, and clients send
- * those again); the streams in flight finish, then the session closes. A busy session is drained
- * as Envoy does: a first GOAWAY naming the highest stream id takes every stream the client sends
- * until it has seen it; a second later, close() sends the final GOAWAY. (A PING's answer is no
- * sign that it has: clients send it ahead of the requests they had queued.) An idle session is
- * closed at once: nghttp2 stops reading an idle session once it has sent a GOAWAY, so a first
- * one would only delay the last.
- */
-export function closeSession(session: http2.ServerHttp2Session, busy: boolean): void {
-  if (session.closed || session.destroyed || draining.has(session)) return;
-  if (!busy) return void session.close();
-  draining.add(session);
-  session.goaway(http2.constants.NGHTTP2_NO_ERROR, LAST_STREAM_ID);
-  setTimeout(() => { if (!session.closed && !session.destroyed) session.close(); }, GOAWAY_GRACE_MS);
 }
 
 export class Http2Bridge {

@@ -13,6 +13,7 @@
 //     app fails every HTTP/2 request, and its worker with it (a TypeError in IncomingMessage#_read).
 import http from 'node:http';
 import http2 from 'node:http2';
+import { WRAPS } from './adapters';
 
 /** A request listener that replaces the prototype of req and res (Express 4 and 5 apps). */
 export function prototypeSwapper(listener: unknown): boolean {
@@ -21,9 +22,6 @@ export function prototypeSwapper(listener: unknown): boolean {
   const { request, response } = app as { request?: unknown; response?: unknown };
   return request instanceof http.IncomingMessage && response instanceof http.ServerResponse;
 }
-
-/** On a listener narwhal wraps (adapters.ts), the app's own listener, for prototypeSwapper. */
-export const WRAPS = Symbol('narwhal.wraps');
 
 export function asHttp1Request(req: http2.Http2ServerRequest): void {
   const headers = req.headers;

@@ -8,7 +8,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Settings } from '../config/settings';
 import { DURATION_BUCKETS } from '../protocol';
 import type { AccessLog } from '../log/access-log';
@@ -18,7 +18,7 @@ import {
 } from '../http/request-checks';
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
 import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
-import { closeSession } from './http2-bridge';
+import { closeSession } from './http2-session';
 
 /** The Instrumented a tracked connection or an open response reports to (shared listeners). */
 const kInstrumented = Symbol('narwhal.instrumented');
@@ -238,7 +238,8 @@ export class Instrumented {
   /** A connection the server got: tracked, or linked to the TCP connection it runs over. */
   connection(socket: net.Socket): void {
     if (this.sockets.has(socket as TrackedSocket)) return;
-    if (socket instanceof tls.TLSSocket && this.link(socket)) return;
+    // A TLSSocket says so (`encrypted`): no need to load node:tls for an instanceof.
+    if ((socket as Partial<tls.TLSSocket>).encrypted === true && this.link(socket as tls.TLSSocket)) return;
     this.track(socket);
   }
 

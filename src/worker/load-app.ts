@@ -99,6 +99,10 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
   }
   const { adoption } = options;
   // What keeps the event loop busy before the app loads: after it, anything more is the app's.
+  // stdout and stderr get their handles on first use: made now, narwhal's own lines written
+  // while it waits for the app are not taken for the app's.
+  void process.stdout;
+  void process.stderr;
   const before = process.getActiveResourcesInfo();
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   // import() of CommonJS puts module.exports on `default` (and copies its named exports).
