@@ -32,11 +32,17 @@ type Part = string | ((e: AccessEntry) => string);
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** Apache's time format, as Gunicorn's %(t)s: [24/Nov/2026:14:27:00 +0000] */
+/** Apache's time format, as Gunicorn's %(t)s: [24/Nov/2026:14:27:00 +0000] (made once a second). */
+let clfSecond = -1;
+let clfText = '';
 function clfTime(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second === clfSecond) return clfText;
   const offset = -d.getTimezoneOffset();
   const tz = `${offset >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
-  return `[${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tz}]`;
+  clfSecond = second;
+  clfText = `[${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tz}]`;
+  return clfText;
 }
 
 const dash = (v: unknown) => (v === undefined || v === null || v === '' ? '-' : String(v));
@@ -53,8 +59,18 @@ export function sentHeader(res: ServerResponse, name: string): string | undefine
   if (value !== undefined) return Array.isArray(value) ? value.join(', ') : String(value);
   const raw = (res as unknown as { _header?: string | null })._header;
   if (!raw) return undefined;
-  const m = new RegExp(`\\r\\n${name.replace(/[^\w-]/g, '\\$&')}:[ \\t]*([^\\r]*)`, 'i').exec(raw);
-  return m?.[1];
+  return sentFieldPattern(name).exec(raw)?.[1];
+}
+
+/** The pattern of a field in a header block, per name (a format names a few: made once each). */
+const fieldPatterns = new Map<string, RegExp>();
+function sentFieldPattern(name: string): RegExp {
+  let pattern = fieldPatterns.get(name);
+  if (pattern === undefined) {
+    pattern = new RegExp(`\\r\\n${name.replace(/[^\w-]/g, '\\$&')}:[ \\t]*([^\\r]*)`, 'i');
+    if (fieldPatterns.size < 256) fieldPatterns.set(name, pattern);
+  }
+  return pattern;
 }
 
 function user(req: IncomingMessage): string {

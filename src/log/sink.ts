@@ -1,33 +1,94 @@
 // Where log lines go: "-" is the standard stream, anything else a file opened for appending.
 // reopen() (on USR1) lets logrotate move the file away and have a fresh one created.
-import { createWriteStream, type WriteStream } from 'node:fs';
+//
+// Lines are gathered and written once per turn of the event loop (or at 64 KiB), with one
+// synchronous write: an access log line per request then costs a string append, not a write of
+// its own (a WriteStream sends every line alone to the thread pool while none is in flight, which
+// cost a third of a small request's CPU). What is gathered is written on exit too, so a worker
+// that exits after its drain loses no line.
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+const FLUSH_AT = 64 * 1024;
+
+/** Open sinks, written out when the process exits (one listener for all of them). */
+const open = new Set<LogSink>();
+let exitHooked = false;
 
 export class LogSink {
-  private file: WriteStream | null = null;
+  private fd: number | null = null;
+  private pending = '';
+  private scheduled = false;
+  private failed = false;
 
   constructor(private readonly target: string, private readonly std: NodeJS.WriteStream) {
     this.open();
+    open.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', () => { for (const sink of open) sink.flush(); });
+    }
   }
 
   private open(): void {
     if (this.target === '-') return;
-    this.file = createWriteStream(this.target, { flags: 'a' });
-    // A log that cannot be written must not take the server down: say so once, on stderr.
-    this.file.on('error', (err) => process.stderr.write(`narwhal: cannot write log ${this.target}: ${err.message}\n`));
+    try {
+      this.fd = openSync(this.target, 'a');
+      this.failed = false;
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  /** A log that cannot be written must not take the server down: say so once, on stderr. */
+  private fail(err: Error): void {
+    if (!this.failed) process.stderr.write(`narwhal: cannot write log ${this.target}: ${err.message}\n`);
+    this.failed = true;
   }
 
   write = (line: string): void => {
-    (this.file ?? this.std).write(line);
+    this.pending += line;
+    if (this.pending.length >= FLUSH_AT) return this.flush();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  };
+
+  flush = (): void => {
+    this.scheduled = false;
+    if (this.pending === '') return;
+    const data = this.pending;
+    this.pending = '';
+    if (this.target === '-') return void this.std.write(data);
+    if (this.fd === null) return;
+    try {
+      const bytes = Buffer.from(data);
+      for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done);
+    } catch (err) {
+      this.fail(err as Error);
+    }
   };
 
   reopen(): void {
     if (this.target === '-') return;
-    this.file?.end();
+    this.flush();
+    this.closeFile();
     this.open();
   }
 
   close(): void {
-    this.file?.end();
-    this.file = null;
+    this.flush();
+    this.closeFile();
+    open.delete(this);
+  }
+
+  private closeFile(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Already gone: nothing left to lose.
+    }
+    this.fd = null;
   }
 }
