@@ -41,14 +41,24 @@ async function pidsAnswering(port, path) {
   return sorted(seen);
 }
 
-/** N Socket.IO clients (WebSocket only), each connected; closes them all when FN is done. */
-async function withClients(port, n, fn) {
-  const sockets = Array.from({ length: n }, () => connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 10000 }));
+/**
+ * Socket.IO clients (WebSocket only) connected one at a time until every worker in `workers` has
+ * one (at least `min`, at most 40): which worker takes a new connection is the kernel's choice
+ * with the shared socket, so a fixed number of clients could all land on one.
+ */
+async function withClientsOnEveryWorker(port, workers, min, fn) {
+  const sockets = [];
+  const owners = new Set();
   try {
-    await Promise.all(sockets.map((s) => new Promise((resolve, reject) => {
-      s.once('connect', resolve);
-      s.once('connect_error', (err) => reject(new Error(`socket.io connect: ${err.message}`)));
-    })));
+    while (sockets.length < 40 && (sockets.length < min || workers.some((pid) => !owners.has(pid)))) {
+      const s = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 10000 });
+      sockets.push(s);
+      await new Promise((resolve, reject) => {
+        s.once('connect', resolve);
+        s.once('connect_error', (err) => reject(new Error(`socket.io connect: ${err.message}`)));
+      });
+      owners.add((await s.timeout(10000).emitWithAck('hello', 'who')).pid);
+    }
     return await fn(sockets);
   } finally {
     for (const s of sockets) s.close();
@@ -112,7 +122,7 @@ for (const app of APPS) {
 
   if (app.kind === 'socket.io') {
     s('20 Socket.IO clients (WebSocket) connect, emit and get acks from both workers', async () => {
-      const acks = await withClients(server().port, 20, (sockets) => Promise.all(sockets.map((c, i) => c.timeout(10000).emitWithAck('hello', `client ${i}`))));
+      const acks = await withClientsOnEveryWorker(server().port, ctx.workers, 20, (sockets) => Promise.all(sockets.map((c, i) => c.timeout(10000).emitWithAck('hello', `client ${i}`))));
       assert.equal(acks.map((a) => a.reply), acks.map((_, i) => `hello client ${i}`));
       assert.equal(sorted(new Set(acks.map((a) => a.pid))), ctx.workers);
     });
@@ -122,7 +132,7 @@ for (const app of APPS) {
     const name = 'a broadcast from a client on one worker reaches the clients of every worker (cluster adapter)';
     if (runner.relaysClusterAdapter) {
       s(name, async () => {
-        await withClients(server().port, 10, async (sockets) => {
+        await withClientsOnEveryWorker(server().port, ctx.workers, 6, async (sockets) => {
           const owners = await Promise.all(sockets.map((c) => c.timeout(10000).emitWithAck('hello', 'who')));
           assert.equal(sorted(new Set(owners.map((o) => o.pid))), ctx.workers, 'clients on every worker');
           const received = sockets.map((c) => new Promise((resolve) => c.once('shouted', resolve)));
