@@ -90,17 +90,26 @@ test('TERM to the master and its workers at once (systemd KillMode=control-group
   assert.not.match(s.log, /\[ERROR\]/);
 });
 
-test('shared (the default): a worker that stops taking connections and is killed loses none; the other takes them from the queue', async () => {
-  const s = await startWithAdmin(['-w', '2', APP], { workers: 2 });
-  assert.match(s.log, /Using distribution: shared \(auto\)/);
+/**
+ * SIGSTOPs one of two workers, sends 8 requests on fresh connections, SIGKILLs the stopped worker
+ * after 500 ms: every request must still be answered 200 (the caller asserts by whom).
+ */
+async function eightRequestsWhileOneWorkerIsStoppedThenKilled(s) {
   const [stuck, other] = s.workers();
-  // A stopped worker accepts nothing: the connections stay in the socket's queue for the other.
   process.kill(stuck, 'SIGSTOP');
   const answers = Promise.all(Array.from({ length: 8 }, () => probe({ port: s.port })));
   await sleep(500);
   process.kill(stuck, 'SIGKILL');
   const results = await answers;
   assert.equal(results.map((r) => r.status), Array(8).fill(200), JSON.stringify(results));
+  return { stuck, other, results };
+}
+
+test('shared (the default): a worker that stops taking connections and is killed loses none; the other takes them from the queue', async () => {
+  const s = await startWithAdmin(['-w', '2', APP], { workers: 2 });
+  assert.match(s.log, /Using distribution: shared \(auto\)/);
+  // A stopped worker accepts nothing: the connections stay in the socket's queue for the other.
+  const { stuck, other, results } = await eightRequestsWhileOneWorkerIsStoppedThenKilled(s);
   assert.ok(results.every((r) => r.body.includes(`pid=${other}`)), 'all answered by the worker still running');
   await s.stop();
 });
@@ -118,14 +127,8 @@ test('shared (the default): with no ready worker a connection waits in the queue
 
 test('round-robin: connections sent to a worker that dies before receiving them go to another worker', async () => {
   const s = await startWithAdmin(['-w', '2', '--distribution', 'round-robin', APP], { workers: 2 });
-  const [stuck, other] = s.workers();
   // A stopped worker cannot take what the master sends it: the connections wait in the master.
-  process.kill(stuck, 'SIGSTOP');
-  const answers = Promise.all(Array.from({ length: 8 }, () => probe({ port: s.port })));
-  await sleep(500);
-  process.kill(stuck, 'SIGKILL');
-  const results = await answers;
-  assert.equal(results.map((r) => r.status), Array(8).fill(200), JSON.stringify(results));
+  const { stuck, other, results } = await eightRequestsWhileOneWorkerIsStoppedThenKilled(s);
   assert.ok(results.every((r) => Number(/pid=(\d+)/.exec(r.body)[1]) !== stuck), 'none answered by the killed worker');
   assert.ok(results.some((r) => r.body.includes(`pid=${other}`)));
   await s.waitForLog(new RegExp(`Worker \\(pid:${stuck}\\) exited before it received [1-8] connection\\(s\\): handing them to other workers`));
