@@ -18,6 +18,8 @@ export interface PoolPlan {
 
 export interface ServerPlan extends PoolPlan {
   identity: WorkerIdentity | undefined;
+  /** distribution with `auto` resolved. */
+  distribution: ResolvedDistribution;
   /** What the workers' TLS front needs; null without certfile. */
   tls: TlsConfig | null;
 }
@@ -52,12 +54,12 @@ export function planServer(settings: Settings, cwd: string, facts: CgroupFacts =
     throw new ConfigError(`invalid value for distribution: "reuseport" needs Node.js >= 22.12 (this is ${process.version}); ` +
       'use the narwhal binary, or round-robin or shared');
   }
-  resolveDistribution(settings);
+  const distribution = resolveDistribution(settings);
   let identity: WorkerIdentity | undefined;
   try {
     identity = resolveIdentity(settings.user, settings.group);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  return { ...planPool(settings, facts), identity, tls: loadTls(settings, cwd) };
+  return { ...planPool(settings, facts), identity, distribution, tls: loadTls(settings, cwd) };
 }

@@ -11,7 +11,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 const FLUSH_AT = 64 * 1024;
 
 /** Open sinks, written out when the process exits (one listener for all of them). */
-const open = new Set<LogSink>();
+const openSinks = new Set<LogSink>();
 let exitHooked = false;
 
 export class LogSink {
@@ -22,10 +22,10 @@ export class LogSink {
 
   constructor(private readonly target: string, private readonly std: NodeJS.WriteStream) {
     this.open();
-    open.add(this);
+    openSinks.add(this);
     if (!exitHooked) {
       exitHooked = true;
-      process.on('exit', () => { for (const sink of open) sink.flush(); });
+      process.on('exit', () => { for (const sink of openSinks) sink.flush(); });
     }
   }
 
@@ -79,7 +79,7 @@ export class LogSink {
   close(): void {
     this.flush();
     this.closeFile();
-    open.delete(this);
+    openSinks.delete(this);
   }
 
   private closeFile(): void {

@@ -6,7 +6,6 @@
 //     target and spawns, retires or kills workers until they agree.
 // Phases: booting (no worker ready yet) -> running -> stopping; a failed first boot halts.
 import { SETTING_LIST, type ResolvedDistribution, type Settings } from '../config/settings';
-import { resolveDistribution } from '../config/plan';
 import { bindAll, boundAddress, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
@@ -31,6 +30,8 @@ export interface ArbiterOptions {
   app: string;
   cwd: string;
   settings: Settings;
+  /** distribution with `auto` resolved (the plan's); kept on HUP, as distribution and sticky are. */
+  distribution: ResolvedDistribution;
   /** Pool size with workers=auto already resolved. */
   workers: number;
   log: Logger;
@@ -63,7 +64,6 @@ const MAX_BACKOFF_MS = 30_000;
 export class Arbiter {
   phase: Phase = 'booting';
   settings: Settings;
-  /** distribution with `auto` resolved; kept on HUP, as distribution and sticky are. */
   readonly distribution: ResolvedDistribution;
   private poolTarget: number;
   listeners: Listener[] = [];
@@ -108,7 +108,7 @@ export class Arbiter {
 
   constructor(private readonly options: ArbiterOptions) {
     this.settings = options.settings;
-    this.distribution = resolveDistribution(options.settings);
+    this.distribution = options.distribution;
     this.poolTarget = options.workers;
     this.log = options.log;
     this.sticky = this.settings.sticky ? new StickyRouter() : null;

@@ -83,7 +83,7 @@ async function boot(argv: string[]): Promise<void> {
   let control: ControlServer | null = null;
   let reloader: Reloader | null = null;
   const arbiter = new Arbiter({
-    app: settings.app, cwd: launchCwd, settings, workers: workers.count, log, version: NARWHAL_VERSION, workerIdentity: plan.identity,
+    app: settings.app, cwd: launchCwd, settings, distribution: plan.distribution, workers: workers.count, log, version: NARWHAL_VERSION, workerIdentity: plan.identity,
     configFile: resolved.configFile, notify: systemdNotifier(log) ?? undefined,
     workerNodeFlags: (n) => heap.flags(n),
     canGrow: (n) => heap.refuse(n),

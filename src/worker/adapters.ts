@@ -3,6 +3,7 @@
 // a { fetch } handler in an http.Server made for it.
 import http from 'node:http';
 import net from 'node:net';
+import { isHttp1Server } from './instrument';
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
 
@@ -42,7 +43,7 @@ export const isHttp2Server = (server: net.Server): boolean =>
 export function serverKind(server: net.Server): string {
   if (isHttp2Server(server)) return 'setSecureContext' in server ? 'an http2 secure server' : 'an http2 server';
   // An https.Server is a tls.Server that speaks HTTP/1 (no instanceof: node:https loads TLS).
-  if ('setSecureContext' in server && 'maxHeadersCount' in server) return 'an https.Server';
+  if (isHttp1Server(server) && 'setSecureContext' in server) return 'an https.Server';
   if (server instanceof http.Server) return 'an http.Server';
   const name = server.constructor?.name;
   return name && name !== 'Server' ? `a ${name} (net.Server)` : 'a net.Server';
