@@ -10,7 +10,7 @@ export class AccessLog {
 
   /** `file`: "-" for stdout. */
   constructor(file: string, format: string) {
-    this.sink = new LogSink(file, process.stdout);
+    this.sink = new LogSink(file, process.stdout, true);
     this.format = compileAccessFormat(format);
   }
 

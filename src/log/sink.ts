@@ -1,11 +1,11 @@
 // Where log lines go: "-" is the standard stream, anything else a file opened for appending.
 // reopen() (on USR1) lets logrotate move the file away and have a fresh one created.
 //
-// Lines are gathered and written once per turn of the event loop (or at 64 KiB), with one
-// synchronous write: an access log line per request then costs a string append, not a write of
-// its own (a WriteStream sends every line alone to the thread pool while none is in flight, which
-// cost a third of a small request's CPU). What is gathered is written on exit too, so a worker
-// that exits after its drain loses no line.
+// An error log line is written at once. Access log lines (`gather`) are gathered and written once
+// per turn of the event loop (or at 64 KiB), with one synchronous write: a line per request then
+// costs a string append, not a write of its own (a WriteStream sends every line alone to the
+// thread pool while none is in flight, which cost a third of a small request's CPU). What is
+// gathered is written on exit too, so a worker that exits after its drain loses no line.
 import { closeSync, openSync, writeSync } from 'node:fs';
 
 const FLUSH_AT = 64 * 1024;
@@ -20,7 +20,7 @@ export class LogSink {
   private scheduled = false;
   private failed = false;
 
-  constructor(private readonly target: string, private readonly std: NodeJS.WriteStream) {
+  constructor(private readonly target: string, private readonly std: NodeJS.WriteStream, private readonly gather = false) {
     this.open();
     openSinks.add(this);
     if (!exitHooked) {
@@ -47,6 +47,7 @@ export class LogSink {
 
   write = (line: string): void => {
     this.pending += line;
+    if (!this.gather) return this.flush();
     if (this.pending.length >= FLUSH_AT) return this.flush();
     if (!this.scheduled) {
       this.scheduled = true;
