@@ -45,7 +45,7 @@ export async function buildBinary(out = join(root, 'dist/narwhal')) {
 
   // 1. The bundle. The SEA runs it as a CommonJS main; the shebang line is for `node` only.
   const main = join(work, 'narwhal.cjs');
-  await bundle(main);
+  await bundle(main, { worker: false });
   writeFileSync(main, readFileSync(main, 'utf8').replace(/^#!.*\n/, ''));
 
   // 2. The blob, by the embedded Node itself.

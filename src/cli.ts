@@ -10,9 +10,7 @@ const crash = (who: string) => (err: unknown) => {
 };
 
 if (process.env[WORKER_ENV]) {
-  // The app's own child processes must not start as narwhal workers.
-  delete process.env[WORKER_ENV];
-  import('./worker/main').then(({ runWorker }) => runWorker()).catch(crash('narwhal worker'));
+  void import('./worker/entry');
 } else if (process.argv[2] === 'ctl') {
   // `narwhal ctl …`: a client of a running master's control socket (ctl.ts).
   import('./ctl').then(({ runCtl }) => runCtl(process.argv.slice(3))).catch(crash('narwhal ctl'));

@@ -57,6 +57,56 @@ test('ESM default export with top-level await', async () => {
   await s.stop();
 });
 
+test('every module format Node knows loads, each once: .cjs, "type": "module", ES syntax found in a plain .js (with top-level await too)', async () => {
+  // CommonJS is loaded with require() and ES modules with import() (src/worker/module-loader.ts):
+  // a module must load as Node would load it, and its top-level code must run once.
+  const once = 'globalThis.loads = (globalThis.loads ?? 0) + 1;';
+  const dir = tempApp({
+    'cjs/app.cjs': `${once} module.exports = (req, res) => res.end(\`cjs require=\${typeof require} loads=\${globalThis.loads}\`);`,
+    'commonjs-pkg/package.json': '{ "type": "commonjs" }',
+    'commonjs-pkg/app.js': `${once} exports.handler = (req, res) => res.end(\`named loads=\${globalThis.loads}\`);`,
+    'module-pkg/package.json': '{ "type": "module" }',
+    'module-pkg/app.js': `${once} export default (req, res) => res.end(\`esm require=\${typeof require} loads=\${globalThis.loads}\`);`,
+    'detected/app.js': `${once} export default (req, res) => res.end(\`detected meta=\${import.meta.url.startsWith('file:')} loads=\${globalThis.loads}\`);`,
+    'detected-tla/app.js': `${once} const word = await Promise.resolve('tla'); export default (req, res) => res.end(\`\${word} loads=\${globalThis.loads}\`);`,
+  });
+  for (const [spec, body] of [
+    ['cjs/app.cjs', 'cjs require=function loads=1'],
+    ['commonjs-pkg/app.js:handler', 'named loads=1'],
+    ['module-pkg/app.js', 'esm require=undefined loads=1'],
+    ['detected/app.js', 'detected meta=true loads=1'],
+    ['detected-tla/app.js', 'tla loads=1'],
+  ]) {
+    const s = await startServer(['-w', '1', join(dir, spec)], { workers: 1 });
+    assert.is((await request(s.port)).body, body, spec);
+    await s.stop();
+  }
+});
+
+test('workers run the worker bundle beside narwhal.js, or narwhal.js itself when it stands alone; the worker bundle run by hand says what to run', async () => {
+  const { copyFileSync, existsSync, rmSync } = await import('node:fs');
+  const { ROOT } = await import('./helpers/server.mjs');
+  // A copy of dist/ whose worker bundle leaves a mark, then runs the real one.
+  const dir = tempApp({
+    'narwhal-worker.js': `require('node:fs').writeFileSync(__dirname + '/worker-ran', String(process.pid)); require(${JSON.stringify(join(ROOT, 'dist', 'narwhal-worker.js'))});`,
+  });
+  copyFileSync(join(ROOT, 'dist', 'narwhal.js'), join(dir, 'narwhal.js'));
+  const s = await startServer(['-w', '1', join(FIXTURES, 'pid.js')], { workers: 1, binArgs: [join(dir, 'narwhal.js')] });
+  assert.match((await request(s.port)).body, new RegExp(`pid=${s.workers()[0]}`));
+  assert.ok(existsSync(join(dir, 'worker-ran')), 'the worker ran the narwhal-worker.js beside narwhal.js');
+  await s.stop();
+  // Alone, dist/narwhal.js holds the worker's code as well.
+  rmSync(join(dir, 'narwhal-worker.js'));
+  rmSync(join(dir, 'worker-ran'));
+  const lone = await startServer(['-w', '1', join(FIXTURES, 'pid.js')], { workers: 1, binArgs: [join(dir, 'narwhal.js')] });
+  assert.match((await request(lone.port)).body, new RegExp(`pid=${lone.workers()[0]}`));
+  assert.not.ok(existsSync(join(dir, 'worker-ran')));
+  await lone.stop();
+  const byHand = await runCli([], { binArgs: [join(ROOT, 'dist', 'narwhal-worker.js')] });
+  assert.is(byHand.code, 2);
+  assert.match(byHand.stderr, /^narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself \(dist\/narwhal\.js\)\n$/);
+});
+
 test('{ fetch } handler: status and headers exact, request body streamed in, response streamed out', async () => {
   const s = await serve('fetch-app.mjs');
   const plain = await request(s.port, '/');

@@ -2,6 +2,8 @@
 // that is `node dist/narwhal.js`; inside the single binary it is the binary itself (its argv is
 // its own, so worker mode is selected by an environment variable, never by argv).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { WORKER_ENV } from '../protocol';
 
 export function isSingleExecutable(): boolean {
@@ -33,7 +35,7 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
   // Linux process titles can only reuse the space of the original argv: the trailing
   // arguments (ignored by the worker) make room for `narwhal: worker [APP]`.
-  return spawn(process.execPath, [...workerArgs(sea, nodeFlags), 'worker', `[${title}]`], {
+  return spawn(process.execPath, [...executableArgs(sea, nodeFlags, workerScript()), 'worker', `[${title}]`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
@@ -42,12 +44,24 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
 }
 
 /**
- * The worker's argv. The binary is built with `execArgvExtension: "cli"`: it ignores
- * NODE_OPTIONS (which belongs to the app's own child processes) and takes Node flags only as
- * `--node-options="..."`; the master's own Node flags carry over to its workers either way.
+ * The script a worker runs under plain Node: the worker's own bundle beside this one
+ * (dist/narwhal-worker.js, a third of the code to compile at every worker start), or this
+ * bundle itself when it stands alone (it holds the worker's code too).
  */
-export function workerArgs(sea: boolean, nodeFlags: string[]): string[] {
-  if (!sea) return [...process.execArgv, ...nodeFlags, process.argv[1] as string];
+export function workerScript(): string {
+  const own = join(dirname(__filename), 'narwhal-worker.js');
+  return existsSync(own) ? own : process.argv[1] as string;
+}
+
+/**
+ * The argv (before the script's own arguments) that runs `script` with this executable: a
+ * worker, or the next master on USR2 (`process.argv[1]`). The binary is built with
+ * `execArgvExtension: "cli"`: it ignores NODE_OPTIONS (which belongs to the app's own child
+ * processes) and takes Node flags only as `--node-options="..."`; it runs its embedded code, so
+ * `script` is not passed. The master's own Node flags carry over either way.
+ */
+export function executableArgs(sea: boolean, nodeFlags: string[], script: string): string[] {
+  if (!sea) return [...process.execArgv, ...nodeFlags, script];
   const flags = [...process.execArgv, ...nodeFlags];
   return flags.length > 0 ? [`--node-options=${flags.join(' ')}`] : [];
 }

@@ -1,7 +1,8 @@
 // The worker's pulse: a heartbeat to the master on a timer. A worker whose event loop is
 // blocked sends none, and the master kills it after --timeout (Gunicorn's WORKER TIMEOUT).
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+import { nodePerfHooks } from '../platform/lazy-builtins';
 import type { WorkerMessage } from '../protocol';
 import type { HttpCounters } from './instrument';
 
@@ -9,8 +10,9 @@ import type { HttpCounters } from './instrument';
 export function startHeartbeat(
   intervalMs: number, counters: HttpCounters, send: (m: WorkerMessage) => void,
 ): { stop: () => void; beat: (report?: number) => void } {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
+  // The lag monitor starts with the first timed beat, off the boot's path (the first beat, sent
+  // as the worker boots, reports no lag).
+  let delay: IntervalHistogram | null = null;
   const heapLimit = getHeapStatistics().heap_size_limit;
   // reliability: reading the RSS opens /proc/self/stat, which fails with EMFILE when the worker
   // is out of file descriptors: the last value stands rather than the worker crashing.
@@ -18,20 +20,23 @@ export function startHeartbeat(
   const readRss = () => { try { rss = process.memoryUsage.rss(); } catch { /* out of descriptors */ } return rss; };
   const beat = (report?: number) => {
     // p99 of the last interval: lag that matters, without one GC pause dominating.
-    const lag = delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
-    if (report === undefined) delay.reset(); // reliability: a scrape does not shorten the interval
+    const lag = delay && delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
+    if (report === undefined) delay?.reset(); // reliability: a scrape does not shorten the interval
     send({
       t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, lag,
       codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
       ...(report === undefined ? {} : { report }), // reliability: the request this answers
     });
   };
-  const timer = setInterval(() => beat(), intervalMs);
+  const timer = setInterval(() => {
+    beat();
+    if (!delay) (delay = nodePerfHooks().monitorEventLoopDelay({ resolution: 10 })).enable();
+  }, intervalMs);
   timer.unref();
   beat();
   // A last beat as the worker exits, so the master counts its final requests (/metrics). A small
   // IPC message is written synchronously when the channel is idle.
   const last = () => { if (process.connected) beat(); };
   process.once('exit', last);
-  return { stop: () => { clearInterval(timer); delay.disable(); process.off('exit', last); }, beat };
+  return { stop: () => { clearInterval(timer); delay?.disable(); process.off('exit', last); }, beat };
 }

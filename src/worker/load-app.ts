@@ -9,12 +9,12 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { extname, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { parseAppSpec } from './app-spec';
 import { isServable, serverFor, serverKind, type RequestListener } from './adapters';
 import { describeAsked, type Adoption } from './adopt';
+import { loadModule } from './module-loader';
 
 /** Node's 'upgrade' event handler: WebSockets (ws, socket.io) and other protocol switches. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -104,8 +104,8 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
   void process.stdout;
   void process.stderr;
   const before = process.getActiveResourcesInfo();
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  // import() of CommonJS puts module.exports on `default` (and copies its named exports).
+  // As import() shows it: a CommonJS module's module.exports is `default`.
+  const mod = await loadModule(file);
   const exportsObject = mod.default as Record<string, unknown> | undefined;
   // Own properties only: a module.exports that is itself the app (a server, an Express app)
   // must not offer its own methods (http.Server#close) as the `close` or `upgrade` export.
