@@ -103,7 +103,7 @@ const parseStrace = (text) => Object.fromEntries([...text.matchAll(/^\s*[\d.]+\s
 function category(key) {
   if (key.startsWith('(garbage collector)')) return 'GC';
   if (key.startsWith('(program)')) return '(program): native code outside JS (libuv, accept, parser callbacks)';
-  if (/dist\/narwhal\.js/.test(key)) return 'narwhal (dist/narwhal.js)';
+  if (/dist\/narwhal(-main|-worker)?\.js/.test(key)) return 'narwhal (dist/narwhal-*.js)';
   if (/bench\//.test(key)) return 'the app (bench/apps)';
   if (/child_process|cluster/.test(key)) return 'IPC and handle passing (child_process, cluster)';
   if (/_http_|internal\/http/.test(key)) return 'node:http';
@@ -161,8 +161,8 @@ for (const name of wanted) {
     for (const [k, v] of [...agg.self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
       console.log(`| ${perReq(v)} | ${((v / agg.total) * 100).toFixed(1)} % | \`${k}\` |`);
     }
-    const own = [...agg.self].filter(([k]) => /dist\/narwhal\.js/.test(k)).sort((a, b) => b[1] - a[1]).slice(0, 6);
-    if (own.length) console.log(`\nnarwhal's own functions: ${own.map(([k, v]) => `\`${k.replace(' dist/narwhal.js', '')}\` ${perReq(v)}`).join(', ')}`);
+    const own = [...agg.self].filter(([k]) => /dist\/narwhal(-main|-worker)?\.js/.test(k)).sort((a, b) => b[1] - a[1]).slice(0, 6);
+    if (own.length) console.log(`\nnarwhal's own functions: ${own.map(([k, v]) => `\`${k.replace(/ dist\/narwhal(-main|-worker)?\.js/, '')}\` ${perReq(v)}`).join(', ')}`);
   }
   if (argv.includes('--strace')) {
     const counts = mkdtempSync(join(tmpdir(), 'narwhal-prof-counts-'));

@@ -83,26 +83,41 @@ test('every module format Node knows loads, each once: .cjs, "type": "module", E
   }
 });
 
-test('workers run the worker bundle beside narwhal.js, or narwhal.js itself when it stands alone; the worker bundle run by hand says what to run', async () => {
-  const { copyFileSync, existsSync, rmSync } = await import('node:fs');
+test('dist/narwhal.js runs the master and worker bundles from their code caches, or compiles them when a cache is not theirs; narwhal-main.js runs alone too', async () => {
+  const { copyFileSync, readFileSync, writeFileSync } = await import('node:fs');
   const { ROOT } = await import('./helpers/server.mjs');
-  // A copy of dist/ whose worker bundle leaves a mark, then runs the real one.
-  const dir = tempApp({
-    'narwhal-worker.js': `require('node:fs').writeFileSync(__dirname + '/worker-ran', String(process.pid)); require(${JSON.stringify(join(ROOT, 'dist', 'narwhal-worker.js'))});`,
-  });
-  copyFileSync(join(ROOT, 'dist', 'narwhal.js'), join(dir, 'narwhal.js'));
-  const s = await startServer(['-w', '1', join(FIXTURES, 'pid.js')], { workers: 1, binArgs: [join(dir, 'narwhal.js')] });
-  assert.match((await request(s.port)).body, new RegExp(`pid=${s.workers()[0]}`));
-  assert.ok(existsSync(join(dir, 'worker-ran')), 'the worker ran the narwhal-worker.js beside narwhal.js');
-  await s.stop();
-  // Alone, dist/narwhal.js holds the worker's code as well.
-  rmSync(join(dir, 'narwhal-worker.js'));
-  rmSync(join(dir, 'worker-ran'));
-  const lone = await startServer(['-w', '1', join(FIXTURES, 'pid.js')], { workers: 1, binArgs: [join(dir, 'narwhal.js')] });
-  assert.match((await request(lone.port)).body, new RegExp(`pid=${lone.workers()[0]}`));
-  assert.not.ok(existsSync(join(dir, 'worker-ran')));
-  await lone.stop();
-  const byHand = await runCli([], { binArgs: [join(ROOT, 'dist', 'narwhal-worker.js')] });
+  const dist = join(ROOT, 'dist');
+  const app = join(FIXTURES, 'pid.js');
+  const servesWith = async (binArgs, cacheLines) => {
+    const s = await startServer(['-w', '1', app], { workers: 1, binArgs });
+    assert.match((await request(s.port)).body, new RegExp(`pid=${s.workers()[0]}`));
+    for (const line of cacheLines) await s.waitForLog(line);
+    const said = s.count(/Code cache /);
+    await s.stop();
+    return said;
+  };
+  // The build's caches: the master's for narwhal-main.js, the worker's for its own bundle.
+  await servesWith([join(dist, 'narwhal.js')], [
+    /\[DEBUG\] Code cache \S+\/dist\/narwhal-main\.js\.cache: used\n/,
+    /\[DEBUG\] Code cache \S+\/dist\/narwhal-worker\.js\.cache: used\n/,
+  ]);
+  // Other V8 flags: V8 refuses the cache, the bundle compiles as usual.
+  await servesWith(['--max-old-space-size=300', join(dist, 'narwhal.js')], [
+    /narwhal-main\.js\.cache: not used: rejected by V8 \(another Node, or other V8 flags\)\n/,
+    /narwhal-worker\.js\.cache: not used: rejected by V8/,
+  ]);
+  // A cache left by another build is never used, even for a bundle of the same length.
+  const copy = tempApp({ 'README': 'a copy of dist/' });
+  for (const f of ['narwhal.js', 'narwhal-main.js', 'narwhal-main.js.cache', 'narwhal-worker.js', 'narwhal-worker.js.cache']) copyFileSync(join(dist, f), join(copy, f));
+  const cache = readFileSync(join(copy, 'narwhal-main.js.cache'));
+  cache.write('0000000000000000', 0, 'latin1');
+  writeFileSync(join(copy, 'narwhal-main.js.cache'), cache);
+  await servesWith([join(copy, 'narwhal.js')], [/narwhal-main\.js\.cache: not used: made for another build\n/, /narwhal-worker\.js\.cache: used\n/]);
+  // The main bundle alone holds the worker's code as well, and needs no launcher.
+  const alone = join(tempApp({ 'README': 'the main bundle alone' }), 'narwhal-main.js');
+  copyFileSync(join(dist, 'narwhal-main.js'), alone);
+  assert.is(await servesWith([alone], []), 0, 'no launcher, no code cache line');
+  const byHand = await runCli([], { binArgs: [join(dist, 'narwhal-worker.js')] });
   assert.is(byHand.code, 2);
   assert.match(byHand.stderr, /^narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself \(dist\/narwhal\.js\)\n$/);
 });

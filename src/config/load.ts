@@ -1,7 +1,6 @@
 // Resolves the settings from their four sources, in order of precedence:
 // defaults < config file < environment (NARWHAL_*) < command line.
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +10,7 @@ import {
 import { InvalidValue } from './types';
 
 import { ConfigError } from './errors';
+import { importFile } from '../platform/launcher';
 
 export { ConfigError };
 
@@ -58,13 +58,13 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   let data: unknown;
   try {
     if (extname(path) === '.json') {
-      data = JSON.parse(await readFile(path, 'utf8'));
+      data = JSON.parse(readFileSync(path, 'utf8')); // a small file, once: node:fs/promises costs ~2 ms to load
     } else {
       // import() caches by URL (a new query string loads the file again) and CommonJS by path.
       const n = (reads.get(path) ?? 0) + 1;
       reads.set(path, n);
       delete createRequire(path).cache[path];
-      const mod = await import(`${pathToFileURL(path).href}${n > 1 ? `?reload=${n}` : ''}`);
+      const mod = await importFile(`${pathToFileURL(path).href}${n > 1 ? `?reload=${n}` : ''}`);
       data = mod.default ?? mod;
       if (typeof data === 'function') data = await (data as () => unknown)();
     }

@@ -9,6 +9,7 @@ import { checkTlsSettings, TlsError } from '../http/tls';
 import { BindError } from '../http/listeners';
 import { Logger } from '../log/logger';
 import { readCgroup } from '../platform/cgroup';
+import { codeCacheReport } from '../platform/launcher';
 import { systemdNotifier, takeListenFds } from '../platform/systemd';
 import { parseAppSpec } from '../worker/app-spec';
 import { Arbiter } from './arbiter';
@@ -90,6 +91,8 @@ async function boot(argv: string[]): Promise<void> {
     // Once the app's sockets are bound, before any worker: /readyz answers 503 while the pool boots.
     afterBind: async () => {
       if (activated) log.info(`systemd socket activation: serving ${activated.addresses.map((a, i) => `${a}${activated.names[i] ? ` (${activated.names[i]})` : ''}`).join(', ')}; bind is ignored`);
+      const codeCache = codeCacheReport();
+      if (codeCache) log.debug(codeCache);
       log.info(`Workers: ${workers.count} (${workers.source})`);
       log.info(`Worker heap: ${heap.describe(workers.count)}`);
       // Each loads only when it is on (prom-client, chokidar: memory a master without them keeps).

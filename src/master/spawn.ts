@@ -1,9 +1,7 @@
 // Starting a worker process: the same executable, re-entered in worker mode. Under plain Node
-// that is `node dist/narwhal.js`; inside the single binary it is the binary itself (its argv is
+// that is `node dist/narwhal.js` (the launcher picks the worker's own bundle); inside the single binary it is the binary itself (its argv is
 // its own, so worker mode is selected by an environment variable, never by argv).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { WORKER_ENV } from '../protocol';
 
 export function isSingleExecutable(): boolean {
@@ -35,22 +33,12 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
   // Linux process titles can only reuse the space of the original argv: the trailing
   // arguments (ignored by the worker) make room for `narwhal: worker [APP]`.
-  return spawn(process.execPath, [...executableArgs(sea, nodeFlags, workerScript()), 'worker', `[${title}]`], {
+  return spawn(process.execPath, [...executableArgs(sea, nodeFlags, process.argv[1] as string), 'worker', `[${title}]`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
     env: childEnv,
   });
-}
-
-/**
- * The script a worker runs under plain Node: the worker's own bundle beside this one
- * (dist/narwhal-worker.js, a third of the code to compile at every worker start), or this
- * bundle itself when it stands alone (it holds the worker's code too).
- */
-export function workerScript(): string {
-  const own = join(dirname(__filename), 'narwhal-worker.js');
-  return existsSync(own) ? own : process.argv[1] as string;
 }
 
 /**
