@@ -30,6 +30,7 @@ try {
 }
 const script = new Script(wrap(source), { filename: file, cachedData });
 if (cachedData) outcome = script.cachedDataRejected ? 'not used: rejected by V8 (another Node, or other V8 flags)' : 'used';
+cachedData = undefined; // V8 has what it needs: the buffer need not live as long as the process
 globalThis[Symbol.for('narwhal.codeCache')] = { file: cacheFile, outcome };
 
 // The build's training run (build/bundle.mjs) asks each process to leave what it compiled.
