@@ -1,7 +1,7 @@
 // Settings: flags, environment, config files, precedence, and refusals (one line, exit 2).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, tempApp, FIXTURES, killAll } from './helpers/server.mjs';
+import { runCli, tempApp, FIXTURES, killAll, request, startServer } from './helpers/server.mjs';
 import { join } from 'node:path';
 
 const printConfig = async (args, opts) => {
@@ -110,6 +110,12 @@ test('PORT and WEB_CONCURRENCY are honoured as Gunicorn does', async () => {
 test('bind accepts HOST:PORT, [IPv6]:PORT, unix:PATH, fd://N, repeated', async () => {
   const c = await printConfig(['-b', '0.0.0.0:80', '-b', '[::1]:8080', '-b', 'unix:/run/a.sock', '-b', 'fd://3']);
   assert.is(c.bind, '0.0.0.0:80,[::1]:8080,unix:/run/a.sock,fd://3');
+});
+
+test('a bind host name is resolved once, at boot (localhost serves on 127.0.0.1)', async () => {
+  const s = await startServer(['-w', '1', '-b', 'localhost:0', join(FIXTURES, 'pid.js')], { workers: 1 });
+  assert.match((await request(s.port)).body, new RegExp(`pid=${s.workers()[0]}`));
+  await s.stop();
 });
 
 test('--check-config loads the app: 0 when it is fine, 1 with the reason when not', async () => {

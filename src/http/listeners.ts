@@ -1,11 +1,11 @@
 // Listening sockets, bound by the master before any worker exists so that a bad address is
 // one line and no fork. The master holds every socket for its whole life (that is what lets
 // workers come and go, and a new master inherit them, without refusing a connection).
-import { lookup } from 'node:dns/promises';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
+import { nodeDns } from '../platform/lazy-builtins';
 import { createServerHandle, type RawServerHandle, type StandInAddress } from '../platform/node-internals';
 
 export type { RawServerHandle };
@@ -91,7 +91,7 @@ export async function bindOne(address: string, inheritedFd?: number): Promise<Li
   let family: 4 | 6 = ip === 6 ? 6 : 4;
   if (!ip) {
     try {
-      const found = await lookup(host);
+      const found = await nodeDns().lookup(host);
       [host, family] = [found.address, found.family as 4 | 6];
     } catch {
       throw new BindError(`cannot bind ${address}: cannot resolve host "${parsed.host}"`);

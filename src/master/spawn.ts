@@ -1,6 +1,7 @@
 // Starting a worker process: the same executable, re-entered in worker mode. Under plain Node
-// that is `node dist/narwhal.js` (the launcher picks the worker's own bundle); inside the single binary it is the binary itself (its argv is
-// its own, so worker mode is selected by an environment variable, never by argv).
+// that is `node dist/narwhal.js` (the launcher, which then runs the worker's own bundle);
+// inside the single binary it is the binary itself (its argv is its own, so worker mode is
+// selected by an environment variable, never by argv).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { WORKER_ENV } from '../protocol';
 
