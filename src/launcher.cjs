@@ -14,7 +14,13 @@ const { join } = require('node:path');
 const { Script } = require('node:vm');
 
 const file = join(__dirname, process.env.NARWHAL_WORKER_PROCESS ? 'narwhal-worker.js' : 'narwhal-main.js');
-const source = readFileSync(file, 'latin1'); // esbuild writes ASCII only
+let source;
+try {
+  source = readFileSync(file, 'latin1'); // esbuild writes ASCII only
+} catch (err) {
+  process.stderr.write(`narwhal: cannot read ${file} (${err.code}): dist/narwhal.js runs the bundles beside it; build them with npm run build\n`);
+  process.exit(1);
+}
 const BUILD_ID = /\/\/# narwhal-build-id=(\w+)\n$/.exec(source.slice(-64))?.[1] ?? '';
 const cacheFile = `${file}.cache`;
 

@@ -117,6 +117,12 @@ test('dist/narwhal.js runs the master and worker bundles from their code caches,
   const alone = join(tempApp({ 'README': 'the main bundle alone' }), 'narwhal-main.js');
   copyFileSync(join(dist, 'narwhal-main.js'), alone);
   assert.is(await servesWith([alone], []), 0, 'no launcher, no code cache line');
+  // The launcher without its bundles: one line saying what is missing.
+  const { rmSync } = await import('node:fs');
+  rmSync(join(copy, 'narwhal-main.js'));
+  const lost = await runCli(['--version'], { binArgs: [join(copy, 'narwhal.js')] });
+  assert.is(lost.code, 1);
+  assert.match(lost.stderr, /^narwhal: cannot read \S+\/narwhal-main\.js \(ENOENT\): dist\/narwhal\.js runs the bundles beside it; build them with npm run build\n$/);
   const byHand = await runCli([], { binArgs: [join(dist, 'narwhal-worker.js')] });
   assert.is(byHand.code, 2);
   assert.match(byHand.stderr, /^narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself \(dist\/narwhal\.js\)\n$/);
