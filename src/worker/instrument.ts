@@ -108,6 +108,7 @@ export function isHttp1Server(server: net.Server): server is http.Server {
 
 export class Instrumented {
   private readonly sockets = new Set<TrackedSocket>();
+  /** HTTP/1 responses in progress (see request()). */
   private readonly openResponses = new Set<ServerResponse>();
   private draining = false;
   /** The drain's closeIdle: shutdown (close idle connections now) rather than a recycle. */
@@ -293,7 +294,10 @@ export class Instrumented {
     const socket = stream?.session?.[kConn] ?? connOf(req.socket);
     socket[kActive] = (socket[kActive] ?? 0) + 1;
     this.counters.inFlight++;
-    this.openResponses.add(res);
+    // Only HTTP/1 responses: a drain gives those Connection: close; an HTTP/2 session gets a
+    // GOAWAY instead. (Keeping HTTP/2 responses here too made most of each stream's objects
+    // outlive a young-generation GC — 3× the GC time, ~20 µs more per request under h2load.)
+    if (!h2) this.openResponses.add(res);
     const start = this.metrics || this.access ? performance.now() : 0;
     // An HTTP/2 stream loses its way to the connection when it closes: the access log is told.
     const peer = h2 && this.access ? socket[kTls] ?? socket : req.socket;
