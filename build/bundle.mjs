@@ -59,6 +59,7 @@ async function trainCodeCaches(dist, buildId) {
   let asked = false;
   const trained = await new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), 15_000);
+    void exited.then(() => { clearTimeout(timer); resolve(false); }); // it died before serving: no need to wait
     child.stderr.on('data', async (d) => {
       log += d;
       const port = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1];
