@@ -5,8 +5,10 @@
 // until a 200, then SIGKILLs the tree it started (by PID) and waits for the port to be free.
 // The narwhal variants tell apart what the start-up pass changed (bench/README.md, start-up):
 // dist/narwhal.js (the launcher: code caches, the worker's own bundle) and the main bundle run
-// directly (dist/narwhal-main.js: one bundle in every process, compiled at every start).
+// directly (dist/narwhal-main.js: one bundle in every process, compiled at every start); and the
+// single binary when dist/narwhal exists.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { ROOT, freePort, killTree, sleep } from './lib.mjs';
@@ -17,11 +19,15 @@ const pollMs = arg('--poll', 2);
 const APP = join(ROOT, 'bench/apps/hello.js');
 const CLUSTER = [join(ROOT, 'bench/peers/cluster-app.js'), join(ROOT, 'bench/apps/serve.js'), '2'];
 
+const BIN = join(ROOT, 'dist/narwhal');
+// [command, args]: the host's node unless said.
 const variants = {
-  'node:cluster shared socket': () => [...CLUSTER, 'none'],
-  'node:cluster round-robin': () => [...CLUSTER, 'rr'],
-  'narwhal (dist/narwhal.js)': (port) => [join(ROOT, 'dist/narwhal.js'), '-w', '2', '-b', `127.0.0.1:${port}`, APP],
-  'narwhal, one bundle, no code cache (dist/narwhal-main.js)': (port) => [join(ROOT, 'dist/narwhal-main.js'), '-w', '2', '-b', `127.0.0.1:${port}`, APP],
+  'node:cluster shared socket': () => [process.execPath, [...CLUSTER, 'none']],
+  'node:cluster round-robin': () => [process.execPath, [...CLUSTER, 'rr']],
+  'narwhal (dist/narwhal.js)': (port) => [process.execPath, [join(ROOT, 'dist/narwhal.js'), '-w', '2', '-b', `127.0.0.1:${port}`, APP]],
+  'narwhal, one bundle, no code cache (dist/narwhal-main.js)': (port) => [process.execPath, [join(ROOT, 'dist/narwhal-main.js'), '-w', '2', '-b', `127.0.0.1:${port}`, APP]],
+  // The single binary (its own Node 24), when it has been built (npm run build:binary).
+  ...(existsSync(BIN) ? { 'narwhal binary (dist/narwhal, Node 24)': (port) => [BIN, ['-w', '2', '-b', `127.0.0.1:${port}`, APP]] } : {}),
 };
 const names = Object.keys(variants);
 
@@ -33,7 +39,8 @@ const status = (port) => new Promise((resolve) => {
 
 async function startOnce(name, port) {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, variants[name](port), {
+  const [cmd, args] = variants[name](port);
+  const child = spawn(cmd, args, {
     cwd: ROOT, detached: true, stdio: 'ignore', env: { ...process.env, PORT: String(port), BENCH_APP: APP },
   });
   try {
