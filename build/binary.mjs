@@ -43,10 +43,9 @@ export async function buildBinary(out = join(root, 'dist/narwhal')) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
-  // 1. The bundle. The SEA runs it as a CommonJS main; the shebang line is for `node` only.
+  // 1. The main bundle, which the SEA runs as a CommonJS main in every process.
   const main = join(work, 'narwhal.cjs');
   await bundle(main, { worker: false });
-  writeFileSync(main, readFileSync(main, 'utf8').replace(/^#!.*\n/, ''));
 
   // 2. The blob, by the embedded Node itself.
   const config = JSON.parse(readFileSync(join(root, 'build/sea-config.json'), 'utf8'));

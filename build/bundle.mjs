@@ -50,8 +50,8 @@ export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { wor
  * each leaves a code cache of everything it compiled. A run that fails leaves none (the
  * launcher then compiles as Node would) and says so.
  */
-async function trainCodeCaches(dist, buildId) {
-  const child = spawn(process.execPath, [join(dist, 'narwhal.js'), '-w', '1', '-b', '127.0.0.1:0', '--log-level', 'debug', join(root, 'examples/node-http.js')], {
+async function trainCodeCaches(launcher, bundles, buildId) {
+  const child = spawn(process.execPath, [launcher, '-w', '1', '-b', '127.0.0.1:0', '--log-level', 'debug', join(root, 'examples/node-http.js')], {
     env: { ...process.env, NARWHAL_WRITE_CODE_CACHE: buildId }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -80,18 +80,18 @@ async function trainCodeCaches(dist, buildId) {
   await exited;
   clearTimeout(killer);
   if (!trained) {
-    for (const f of ['narwhal-main.js', 'narwhal-worker.js']) rmSync(join(dist, `${f}.cache`), { force: true });
+    for (const out of bundles) rmSync(`${out}.cache`, { force: true });
     process.stderr.write(`build: no code cache (the training run did not serve a request); narwhal compiles as Node would\n${log.slice(-1500)}\n`);
   }
 }
 
 /** `npm run build`: dist/ as described at the top. */
 export async function buildDist(dist = join(root, 'dist')) {
-  const { buildId } = await bundle(join(dist, 'narwhal-main.js'));
+  const { outputs, buildId } = await bundle(join(dist, 'narwhal-main.js'));
   const launcher = join(dist, 'narwhal.js');
   writeFileSync(launcher, `#!/usr/bin/env node\n${readFileSync(join(root, 'src/launcher.cjs'), 'utf8')}`);
   chmodSync(launcher, 0o755);
-  await trainCodeCaches(dist, buildId);
+  await trainCodeCaches(launcher, outputs, buildId);
   return launcher;
 }
 

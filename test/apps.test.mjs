@@ -84,7 +84,7 @@ test('every module format Node knows loads, each once: .cjs, "type": "module", E
 });
 
 test('dist/narwhal.js runs the master and worker bundles from their code caches, or compiles them when a cache is not theirs; narwhal-main.js runs alone too', async () => {
-  const { copyFileSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { copyFileSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
   const { ROOT } = await import('./helpers/server.mjs');
   const dist = join(ROOT, 'dist');
   const app = join(FIXTURES, 'pid.js');
@@ -118,7 +118,6 @@ test('dist/narwhal.js runs the master and worker bundles from their code caches,
   copyFileSync(join(dist, 'narwhal-main.js'), alone);
   assert.is(await servesWith([alone], []), 0, 'no launcher, no code cache line');
   // The launcher without its bundles: one line saying what is missing.
-  const { rmSync } = await import('node:fs');
   rmSync(join(copy, 'narwhal-main.js'));
   const lost = await runCli(['--version'], { binArgs: [join(copy, 'narwhal.js')] });
   assert.is(lost.code, 1);

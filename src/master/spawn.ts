@@ -34,7 +34,7 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
   // Linux process titles can only reuse the space of the original argv: the trailing
   // arguments (ignored by the worker) make room for `narwhal: worker [APP]`.
-  return spawn(process.execPath, [...executableArgs(sea, nodeFlags, process.argv[1] as string), 'worker', `[${title}]`], {
+  return spawn(process.execPath, [...workerArgs(sea, nodeFlags), 'worker', `[${title}]`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
@@ -43,14 +43,13 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
 }
 
 /**
- * The argv (before the script's own arguments) that runs `script` with this executable: a
- * worker, or the next master on USR2 (`process.argv[1]`). The binary is built with
- * `execArgvExtension: "cli"`: it ignores NODE_OPTIONS (which belongs to the app's own child
- * processes) and takes Node flags only as `--node-options="..."`; it runs its embedded code, so
- * `script` is not passed. The master's own Node flags carry over either way.
+ * The argv that runs this executable again, before its own arguments: a worker, or the next
+ * master on USR2. The binary is built with `execArgvExtension: "cli"`: it ignores NODE_OPTIONS
+ * (which belongs to the app's own child processes) and takes Node flags only as
+ * `--node-options="..."`; the master's own Node flags carry over either way.
  */
-export function executableArgs(sea: boolean, nodeFlags: string[], script: string): string[] {
-  if (!sea) return [...process.execArgv, ...nodeFlags, script];
+export function workerArgs(sea: boolean, nodeFlags: string[]): string[] {
+  if (!sea) return [...process.execArgv, ...nodeFlags, process.argv[1] as string];
   const flags = [...process.execArgv, ...nodeFlags];
   return flags.length > 0 ? [`--node-options=${flags.join(' ')}`] : [];
 }

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import { readPidfile, removePidfile, renamePidfile } from './pidfile';
-import { executableArgs, isSingleExecutable } from './spawn';
+import { isSingleExecutable, workerArgs } from './spawn';
 
 /** address -> fd of the sockets a new master inherits, as JSON: {"127.0.0.1:8000":3}. */
 export const INHERIT_ENV = 'NARWHAL_INHERIT_FDS';
@@ -80,7 +80,7 @@ export class Upgrader {
     listeners.forEach((l, i) => { inherit[l.address] = FIRST_FD + i; });
     const oldPidfile = pidfile ? `${pidfile}.2` : null;
     if (pidfile && oldPidfile) renamePidfile(pidfile, oldPidfile);
-    const args = [...executableArgs(isSingleExecutable(), [], process.argv[1] as string), ...process.argv.slice(2)];
+    const args = [...workerArgs(isSingleExecutable(), []), ...process.argv.slice(2)];
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, args, {

@@ -1,4 +1,4 @@
-// A worker process starts here: from the one bundle (dist/narwhal.js, the single binary) when
+// A worker process starts here: from the main bundle (dist/narwhal-main.js, the single binary) when
 // its dispatcher sees NARWHAL_WORKER_PROCESS, or as the entry of the worker's own bundle
 // (dist/narwhal-worker.js), which holds only the worker's code: a worker that compiles a third
 // of the bytes starts ~10 ms sooner (bench/README.md, start-up).

@@ -32,7 +32,7 @@ function packageType(file: string): string | undefined {
 }
 
 /** Whether Node treats the file as CommonJS by its name and package (not by its syntax). */
-export function isCommonJsFile(file: string): boolean {
+function isCommonJsFile(file: string): boolean {
   const ext = extname(file);
   if (ext === '.cjs') return true;
   if (ext !== '.js') return false;
