@@ -1,8 +1,7 @@
-// The main bundle's entry (dist/narwhal-main.js, which dist/narwhal.js runs; the single binary
-// embeds it): which process this is decides what loads. Each branch imports its part
-// dynamically, which esbuild bundles as modules initialised only when imported, so a worker
-// never runs the master's code (CLI parsing, the arbiter, admin and metrics, cgroups) and the
-// master never runs the worker's.
+// The main bundle's entry (dist/narwhal.js; the single binary embeds it): which process this
+// is decides what loads. Each branch imports its part dynamically, which esbuild bundles as
+// modules initialised only when imported, so a worker never runs the master's code (CLI
+// parsing, the arbiter, admin and metrics, cgroups) and the master never runs the worker's.
 import { WORKER_ENV } from './protocol';
 
 const crash = (who: string) => (err: unknown) => {
@@ -11,7 +10,7 @@ const crash = (who: string) => (err: unknown) => {
 };
 
 if (process.env[WORKER_ENV]) {
-  // A worker of the binary or of `node dist/narwhal-main.js` (the launcher runs the worker's bundle).
+  // A worker of the binary (under node, the master starts workers from dist/narwhal-worker.js).
   void import('./worker/entry');
 } else if (process.argv[2] === 'ctl') {
   // `narwhal ctl …`: a client of a running master's control socket (ctl.ts).

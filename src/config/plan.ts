@@ -6,6 +6,7 @@ import type { ResolvedDistribution, Settings } from './settings';
 import { ConfigError } from './errors';
 import { checkTlsSettings, loadTls, type TlsConfig } from '../http/tls';
 import { readCgroup, type CgroupFacts } from '../platform/cgroup';
+import { planCompileCache, type CompileCachePlan } from '../platform/compile-cache';
 import { resolveWorkerCount, type WorkerCount } from '../platform/cpus';
 import { planHeap, type HeapPlan } from '../platform/heap';
 import { hasReusePort } from '../platform/node-features';
@@ -22,6 +23,8 @@ export interface ServerPlan extends PoolPlan {
   distribution: ResolvedDistribution;
   /** What the workers' TLS front needs; null without certfile. */
   tls: TlsConfig | null;
+  /** Node's compile cache for the workers. */
+  compileCache: CompileCachePlan;
 }
 
 /** The pool's size and heaps, from the settings and the container (--print-config shows these). */
@@ -61,5 +64,9 @@ export function planServer(settings: Settings, cwd: string, facts: CgroupFacts =
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  return { ...planPool(settings, facts), identity, distribution, tls: loadTls(settings, cwd) };
+  const tls = loadTls(settings, cwd);
+  const compileCache = planCompileCache(settings.compile_cache, {
+    uid: identity?.uid ?? process.getuid?.() ?? 0, gid: identity?.gid ?? process.getgid?.() ?? 0,
+  });
+  return { ...planPool(settings, facts), identity, distribution, tls, compileCache };
 }

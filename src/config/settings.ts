@@ -289,6 +289,10 @@ export const SETTINGS = {
     default: null, section: 'admin',
     help: 'Unix socket (mode 0600) on which the master takes `narwhal ctl` commands: status, reload, scale, reopen-logs, stop (off unless set; never TCP)',
   }),
+  compile_cache: setting({
+    name: 'compile_cache', flag: '--compile-cache <dir>', type: text(undefined, 'a directory, auto, or off'), default: 'auto', section: 'process',
+    help: "Node's compile cache for the workers (Node >= 22.1): a directory only the workers' user may write; auto = one per worker uid under the OS temp dir; off = none",
+  }),
   pid: setting({
     name: 'pid', flag: '-p, --pid <file>', type: optionalText('a file path'), default: null, section: 'process',
     help: 'Write the master PID to this file',

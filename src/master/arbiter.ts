@@ -42,6 +42,8 @@ export interface ArbiterOptions {
   workerIdentity?: WorkerIdentity;
   /** Extra Node flags for workers (heap sizing), from the container facts. */
   workerNodeFlags?: (workers: number) => string[];
+  /** Environment variables for workers beyond the master's own and raw_env (the compile cache). */
+  workerEnv?: () => NodeJS.ProcessEnv;
   /** Why a pool of this many workers would not fit the container (TTIN is refused), or null. */
   canGrow?: (workers: number) => string | null;
   /** Run once the listeners are bound, before any worker is spawned (boot log, admin server). */
@@ -252,7 +254,7 @@ export class Arbiter {
     });
     void this.hooks.run('preFork', Object.freeze({ pid: undefined, age: this.age + 1, state: 'booting' }));
     const child = spawnWorker({
-      fds, env: { ...process.env, ...this.settings.raw_env }, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
+      fds, env: { ...process.env, ...this.options.workerEnv?.(), ...this.settings.raw_env }, nodeFlags: this.options.workerNodeFlags?.(this.target) ?? [],
       title: this.settings.proc_name ?? this.options.app,
       ...this.options.workerIdentity,
     });

@@ -9,7 +9,7 @@ import { checkTlsSettings, TlsError } from '../http/tls';
 import { BindError } from '../http/listeners';
 import { Logger } from '../log/logger';
 import { readCgroup } from '../platform/cgroup';
-import { codeCacheReport } from '../platform/launcher';
+import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { systemdNotifier, takeListenFds } from '../platform/systemd';
 import { parseAppSpec } from '../worker/app-spec';
 import { Arbiter } from './arbiter';
@@ -69,7 +69,7 @@ async function boot(argv: string[]): Promise<void> {
   // certificate one line and exit 1. The master only checks the TLS files; workers read them again.
   const plan = planServer(settings, cwd, facts);
   const { workers } = plan;
-  let { heap } = plan;
+  let { heap, compileCache } = plan;
   if (settings.check_config) {
     // The app loads as in a worker (worker/check-app.ts): whatever it listens on is adopted.
     const { checkApp } = await import('../worker/check-app');
@@ -87,12 +87,12 @@ async function boot(argv: string[]): Promise<void> {
     app: settings.app, cwd: launchCwd, settings, distribution: plan.distribution, workers: workers.count, log, version: NARWHAL_VERSION, workerIdentity: plan.identity,
     configFile: resolved.configFile, notify: systemdNotifier(log) ?? undefined,
     workerNodeFlags: (n) => heap.flags(n),
+    workerEnv: () => (compileCache.dir ? { [COMPILE_CACHE_ENV]: compileCache.dir } : {}),
     canGrow: (n) => heap.refuse(n),
     // Once the app's sockets are bound, before any worker: /readyz answers 503 while the pool boots.
     afterBind: async () => {
       if (activated) log.info(`systemd socket activation: serving ${activated.addresses.map((a, i) => `${a}${activated.names[i] ? ` (${activated.names[i]})` : ''}`).join(', ')}; bind is ignored`);
-      const codeCache = codeCacheReport();
-      if (codeCache) log.debug(codeCache);
+      log.debug(`Compile cache: ${compileCache.describe}`);
       log.info(`Workers: ${workers.count} (${workers.source})`);
       log.info(`Worker heap: ${heap.describe(workers.count)}`);
       // Each loads only when it is on (prom-client, chokidar: memory a master without them keeps).
@@ -117,7 +117,7 @@ async function boot(argv: string[]): Promise<void> {
       if (activated) next.settings.bind = activated.addresses;
       applyProcessSettings(next.settings, launchCwd);
       const nextPlan = planServer(next.settings, process.cwd());
-      heap = nextPlan.heap;
+      ({ heap, compileCache } = nextPlan);
       return { settings: next.settings, workers: nextPlan.workers.count };
     },
   });

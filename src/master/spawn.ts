@@ -1,8 +1,10 @@
 // Starting a worker process: the same executable, re-entered in worker mode. Under plain Node
-// that is `node dist/narwhal.js` (the launcher, which then runs the worker's own bundle);
-// inside the single binary it is the binary itself (its argv is its own, so worker mode is
-// selected by an environment variable, never by argv).
+// that is the worker's own bundle beside the master's (dist/narwhal-worker.js), or the master's
+// bundle itself when it runs alone; inside the single binary it is the binary itself (its argv
+// is its own, so worker mode is selected by an environment variable, never by argv).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { WORKER_ENV } from '../protocol';
 
 export function isSingleExecutable(): boolean {
@@ -34,12 +36,25 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
   const childEnv: NodeJS.ProcessEnv = { ...env, [WORKER_ENV]: '1' };
   // Linux process titles can only reuse the space of the original argv: the trailing
   // arguments (ignored by the worker) make room for `narwhal: worker [APP]`.
-  return spawn(process.execPath, [...workerArgs(sea, nodeFlags), 'worker', `[${title}]`], {
+  const args = workerArgs(sea, nodeFlags);
+  if (!sea) args[args.length - 1] = workerScript();
+  return spawn(process.execPath, [...args, 'worker', `[${title}]`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...fds],
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
     env: childEnv,
   });
+}
+
+let workerBundle: string | undefined;
+
+/** dist/narwhal-worker.js when it sits beside dist/narwhal.js (the build writes both), else the master's own script. */
+function workerScript(): string {
+  if (workerBundle) return workerBundle;
+  const main = process.argv[1] as string;
+  const sibling = join(dirname(main), 'narwhal-worker.js');
+  workerBundle = basename(main) === 'narwhal.js' && existsSync(sibling) ? sibling : main;
+  return workerBundle;
 }
 
 /**

@@ -1,7 +1,7 @@
-// A worker process starts here: from the main bundle (dist/narwhal-main.js, the single binary) when
+// A worker process starts here: from the main bundle (dist/narwhal.js, the single binary) when
 // its dispatcher sees NARWHAL_WORKER_PROCESS, or as the entry of the worker's own bundle
-// (dist/narwhal-worker.js), which holds only the worker's code: a worker that compiles a third
-// of the bytes starts ~10 ms sooner (bench/README.md, start-up).
+// (dist/narwhal-worker.js), which holds only the worker's code: less to compile and to keep.
+import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { WORKER_ENV } from '../protocol';
 import { runWorker } from './main';
 
@@ -9,8 +9,10 @@ if (!process.send || !process.env[WORKER_ENV]) {
   process.stderr.write('narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself (dist/narwhal.js)\n');
   process.exit(2);
 }
-// The app's own child processes must not start as narwhal workers.
+// The app's own child processes must not start as narwhal workers, nor share the workers'
+// compile cache (Node read the variable when this process started).
 delete process.env[WORKER_ENV];
+delete process.env[COMPILE_CACHE_ENV];
 runWorker().catch((err: unknown) => {
   process.stderr.write(`narwhal worker: ${(err as Error)?.stack ?? err}\n`);
   process.exit(1);

@@ -32,11 +32,13 @@ export function asHttp1Request(req: http2.Http2ServerRequest): void {
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const isConnectionSpecific = (name: unknown): boolean => CONNECTION_SPECIFIC.has(String(name).toLowerCase());
 
-type Headers = http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] | [string, string][];
+type Headers = http.OutgoingHttpHeaders | readonly http.OutgoingHttpHeader[] | readonly [string, string][];
+
+const isHeaderList = (headers: Headers): headers is readonly http.OutgoingHttpHeader[] | readonly [string, string][] => Array.isArray(headers);
 
 /** writeHead's headers without the connection-specific fields, in any of the forms Node takes. */
 function withoutConnectionFields(headers: Headers): Headers {
-  if (!Array.isArray(headers)) {
+  if (!isHeaderList(headers)) {
     // Most responses have none: no copy then.
     const names = Object.keys(headers);
     if (!names.some(isConnectionSpecific)) return headers;

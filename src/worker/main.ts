@@ -6,7 +6,7 @@ import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMes
 import { TlsError, loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
-import { codeCacheReport } from '../platform/launcher';
+import { compileCacheDir, flushCompileCache } from '../platform/compile-cache';
 import { missingInternals } from '../platform/node-internals';
 import { Adoption } from './adopt';
 import { ConnectionFeed } from './deliver';
@@ -83,8 +83,8 @@ export async function runWorker(): Promise<void> {
   const counters = newCounters();
   const heart = startHeartbeat(boot.heartbeatMs, counters, send);
   const log = new Logger(boot.settings.log_level, boot.settings.error_logfile, boot.settings.log_format);
-  const codeCache = codeCacheReport();
-  if (codeCache) log.debug(codeCache);
+  const cacheDir = compileCacheDir();
+  if (cacheDir) log.debug(`Compile cache: ${cacheDir}`);
   const master = new MasterLink(send);
   // From the start: an extra server's listen-result can arrive while the app loads, and a drain
   // (the master stopping) while it boots — then there is nothing to drain, and the worker exits.
@@ -199,5 +199,6 @@ export async function runWorker(): Promise<void> {
     process.exit(WORKER_BOOT_ERROR);
   }
   const urls = boot.listeners.map((l) => l.url).join(', ');
+  flushCompileCache();
   send({ t: 'ready', serving: `${app.description}, served at ${urls}${protocols.description}` });
 }

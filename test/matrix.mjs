@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The test matrix, run by `npm test` after the build and test/setup.mjs: the suite on the Node.js
+// lines narwhal supports, each an official build pinned in tools/node-lines (installed by
+// test/setup.mjs), plus the machine's own `node`. Tests start narwhal with process.execPath, so
+// the Node that runs uvu is the Node under test.
+//
+//   node test/matrix.mjs             the whole suite on the newest line; on every other line the
+//                                    files that lean on Node internals (LEANING below)
+//   node test/matrix.mjs 22          the whole suite on one line (npm run test:node -- 22)
+//   node test/matrix.mjs 22.12 adoption http2   only these files, on that line
+//
+// Lines: 22.12 (the floor), 22, 24, 26, and `machine` (whatever `node` is on PATH). One line a
+// line, then one closing line with the totals; exit 1 if any line failed.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LINES_DIR = join(ROOT, 'tools', 'node-lines', 'node_modules');
+
+/** The pinned lines, oldest first; the last is the one the whole suite runs on. */
+export const LINES = ['22.12', '22', '24', '26'];
+const FULL_LINE = LINES[LINES.length - 1];
+
+/**
+ * Test files that exercise what moves between Node releases: adoption of listen() (UDP too),
+ * every distribution mode and sticky routing, extra listeners, the request checks, HTTP/2, TLS,
+ * the framework apps, the boot check of Node internals, start-up of the bundles.
+ */
+export const LEANING = [
+  'node-internals', 'adoption', 'apps', 'frameworks', 'pool', 'sticky', 'sticky-router', 'proxy',
+  'conformance', 'http2', 'tls', 'tls-mutual', 'upgrade', 'lifecycle',
+];
+
+const nodeOf = (line) => (line === 'machine' ? 'node' : join(LINES_DIR, `node-${line}`, 'bin', 'node'));
+
+function allFiles() {
+  return readdirSync(join(ROOT, 'test')).filter((f) => f.endsWith('.test.mjs')).map((f) => f.slice(0, -'.test.mjs'.length)).sort();
+}
+
+/** Runs uvu on `files` with the Node of `line`; resolves to { passed, failed, skipped, code }. */
+function runLine(line, files) {
+  const node = nodeOf(line);
+  if (line !== 'machine' && !existsSync(node)) {
+    process.stderr.write(`matrix: ${node} is missing: run node test/setup.mjs tools/node-lines\n`);
+    return Promise.resolve({ passed: 0, failed: 1, skipped: 0, code: 1 });
+  }
+  const pattern = `^(${files.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})\\.test\\.mjs$`;
+  const uvu = join(ROOT, 'node_modules', 'uvu', 'bin.js');
+  process.stdout.write(`\n=== Node ${line}: ${files.length === allFiles().length ? 'the whole suite' : files.join(', ')}\n`);
+  // The line's own bin directory first: a test that runs `node` by name gets the same Node.
+  const env = { ...process.env, NARWHAL_TEST_LINE: line };
+  if (line !== 'machine') env.PATH = `${dirname(node)}:${process.env.PATH}`;
+  return new Promise((resolve) => {
+    const child = spawn(node, [uvu, 'test', pattern, '-i', '^apps$'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.on('close', (code) => {
+      // uvu's summary: "  Total:     N", "  Passed:    N", "  Skipped:   N" (colour codes stripped).
+      const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
+      const count = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0);
+      const total = count('Total');
+      const passed = count('Passed');
+      const skipped = count('Skipped');
+      const failed = code === 0 ? Math.max(0, total - passed - skipped) : Math.max(1, total - passed - skipped);
+      resolve({ passed, failed, skipped, code: code ?? 1 });
+    });
+  });
+}
+
+const [lineArg, ...only] = process.argv.slice(2);
+if (lineArg !== undefined && lineArg !== 'machine' && !LINES.includes(lineArg)) {
+  process.stderr.write(`matrix: unknown Node line "${lineArg}": one of ${[...LINES, 'machine'].join(', ')}\n`);
+  process.exit(2);
+}
+const plan = lineArg !== undefined
+  ? [[lineArg, only.length > 0 ? only : allFiles()]]
+  : [[FULL_LINE, allFiles()], ...[...LINES.filter((l) => l !== FULL_LINE), 'machine'].map((l) => [l, LEANING.filter((f) => allFiles().includes(f))])];
+
+const results = [];
+for (const [line, files] of plan) results.push([line, await runLine(line, files)]);
+process.stdout.write('\n');
+for (const [line, r] of results) process.stdout.write(`Node ${line}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped\n`);
+const sum = (k) => results.reduce((n, [, r]) => n + r[k], 0);
+process.stdout.write(`matrix: ${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped\n`);
+process.exit(results.some(([, r]) => r.code !== 0) ? 1 : 0);
