@@ -1,13 +1,17 @@
 // cgroup v1/v2 parsing, as a user sees it: NARWHAL_CGROUP_ROOT + --print-config.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runnable } from './helpers/needs.mjs';
 import { CLI, cgroupV1, cgroupV2, cleanEnv, cleanup, printConfig, tree } from './helpers/container.mjs';
 
-const CPUS = availableParallelism();
+// The CPUs this process may run on (its affinity mask), what narwhal counts without a limit.
+const CPUS = (() => {
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1];
+  return list.split(',').reduce((n, part) => { const [a, b = a] = part.split('-').map(Number); return n + b - a + 1; }, 0);
+})();
 const GiB = 1024 ** 3;
 
 function workers(env, args = []) {
@@ -30,7 +34,7 @@ test('v2 cpu.max: quota 0.5 -> 1 worker, 1.5 -> 2, unlimited -> the CPUs', () =>
   assert.match(oneAndHalf.source, /1\.5 CPUs/);
   const unlimited = workers(at(cgroupV2({ cpuMax: 'max 100000' })));
   assert.is(unlimited.count, CPUS);
-  assert.match(unlimited.source, /os\.availableParallelism\(\) = \d+, no cgroup CPU limit/);
+  assert.match(unlimited.source, /\d+ CPUs in the affinity mask \([\d,-]+\), no cgroup CPU limit/);
 });
 
 test('v1 cfs quota: 0.5 -> 1, 1.5 -> 2, -1 (unlimited) -> the CPUs', () => {
@@ -53,6 +57,16 @@ test('the quota is capped at the CPUs the process may use; the cpuset alone size
   const cpusetOnly = workers(at(cgroupV1({ cpuset: '0' })));
   assert.is(cpusetOnly.count, 1);
   assert.match(cpusetOnly.source, /cpuset 0 = 1 CPUs from cgroup v1 .*cpuset\.cpus, no CPU quota/);
+});
+
+test('the quota is capped at the affinity mask (taskset), not at os.availableParallelism()', () => {
+  if (!runnable(import.meta.url, 'taskset', { programs: [['taskset', 'util-linux']] })) return;
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, CLI, '--print-config', 'app.js'], {
+    env: { ...cleanEnv(), ...at(cgroupV2({ cpuMax: '300000 100000' })) }, encoding: 'utf8', timeout: 15000,
+  });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^workers = 1$/m);
+  assert.match(r.stdout, /^# workers = 1: CPU quota 300000\/100000 = 3 CPUs .* -> ceil = 3, capped at 1 CPUs in the affinity mask \(0\)$/m);
 });
 
 test('missing, empty or malformed files mean no limit, never a crash', () => {
