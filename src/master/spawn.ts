@@ -5,15 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isSingleExecutable } from '../platform/sea';
 import { WORKER_ENV } from '../protocol';
 
-export function isSingleExecutable(): boolean {
-  try {
-    return (require('node:sea') as { isSea(): boolean }).isSea();
-  } catch {
-    return false;
-  }
-}
 
 export interface SpawnOptions {
   /** Listening sockets the worker inherits, as fds 4, 5, … (fd 3 is the IPC channel). */

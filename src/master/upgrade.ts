@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import { readPidfile, removePidfile, renamePidfile } from './pidfile';
-import { isSingleExecutable, workerArgs } from './spawn';
+import { isSingleExecutable } from '../platform/sea';
+import { workerArgs } from './spawn';
 
 /** address -> fd of the sockets a new master inherits, as JSON: {"127.0.0.1:8000":3}. */
 export const INHERIT_ENV = 'NARWHAL_INHERIT_FDS';

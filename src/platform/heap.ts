@@ -18,7 +18,7 @@
 // one are replaced one at a time (successor ready first, as on HUP), keeping the sum of heap
 // limits within the budget. When the share would fall under the 64 MiB minimum (or, with
 // --worker-heap-mb, the workers' shares would exceed the limit), TTIN is refused and logged.
-import { isSingleExecutable } from '../master/spawn';
+import { isSingleExecutable } from './sea';
 import type { CgroupFacts } from './cgroup';
 
 export const MASTER_RESERVE_MB = 64;

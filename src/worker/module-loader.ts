@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importFile } from '../platform/import-file';
 
 /** A module's exports as import() shows them: CommonJS's module.exports is `default`. */
 export type ModuleExports = Record<string, unknown>;
@@ -40,7 +41,7 @@ function isCommonJsFile(file: string): boolean {
 }
 
 export async function loadModule(file: string): Promise<ModuleExports> {
-  if (!isCommonJsFile(file)) return import(pathToFileURL(file).href) as Promise<ModuleExports>;
+  if (!isCommonJsFile(file)) return importFile(pathToFileURL(file).href);
   let exports: unknown;
   try {
     exports = createRequire(file)(file);
@@ -48,7 +49,7 @@ export async function loadModule(file: string): Promise<ModuleExports> {
     // A .js file in a package without "type" that turns out to be an ES module with top-level
     // await (Node detects ES syntax, but require() cannot wait): import() loads it.
     if ((err as NodeJS.ErrnoException)?.code !== 'ERR_REQUIRE_ASYNC_MODULE') throw err;
-    return import(pathToFileURL(file).href) as Promise<ModuleExports>;
+    return importFile(pathToFileURL(file).href);
   }
   // An ES module found by its syntax comes back as its namespace (with require()'s __esModule).
   if (Object.prototype.toString.call(exports) === '[object Module]') {
