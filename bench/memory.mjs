@@ -30,7 +30,7 @@ const HELLO = join(ROOT, 'bench/apps/hello.js');
 const SERVE = join(ROOT, 'bench/apps/serve.js');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const common = {
-  bundle: true, platform: 'node', format: 'cjs', target: 'node20', minifySyntax: true, legalComments: 'none',
+  bundle: true, platform: 'node', format: 'cjs', target: 'node22.12', minifySyntax: true, legalComments: 'none',
   define: { NARWHAL_VERSION: JSON.stringify(pkg.version) }, logLevel: 'warning', metafile: true, absWorkingDir: ROOT,
 };
 

@@ -77,7 +77,7 @@ export class ConnectionFeed {
         const options: net.ListenOptions & { fd?: number } = plan.kind === 'inherited'
           ? { fd: plan.fd, backlog: this.settings.backlog }
           : { host: plan.host, port: plan.port, backlog: this.settings.backlog, reusePort: true } as net.ListenOptions;
-        // The backlog also as an argument: Node 20 reads options.backlog for a port, not for an fd.
+        // The backlog also as an argument: Node reads options.backlog for a port, not for an fd.
         listenDirectly(gate, options, this.settings.backlog, () => { gate.off('error', reject); resolve(); });
       });
     }));

@@ -95,7 +95,7 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
   if (['.ts', '.mts', '.cts'].includes(extname(file)) && !canStripTypes()) {
     throw new AppLoadError(
       `cannot load ${shown}: Node.js ${process.version} cannot strip TypeScript types; ` +
-      'use the narwhal binary (Node 24) or compile the app to JavaScript');
+      'run it on Node.js 22.18 or later (types are stripped by default there), use the narwhal binary, or compile the app to JavaScript');
   }
   const { adoption } = options;
   // What keeps the event loop busy before the app loads: after it, anything more is the app's.

@@ -8,7 +8,7 @@ import { ROOT, tempApp } from './server.mjs';
 
 export async function importSource(relativePath) {
   const { outputFiles } = await build({
-    entryPoints: [join(ROOT, relativePath)], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false,
+    entryPoints: [join(ROOT, relativePath)], bundle: true, platform: 'node', format: 'esm', target: 'node22.12', write: false,
     define: { NARWHAL_VERSION: '"test"' },
   });
   const file = join(tempApp({}), `${relativePath.replace(/\W/g, '_')}.mjs`);
