@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { wrk } from './suite/load.mjs';
 import { treePids } from './suite/proc-stats.mjs';
-import { NODE20, PEERS, ROOT, freePort, probe, sleep } from './suite/servers.mjs';
+import { NODE, PEERS, ROOT, freePort, probe, sleep } from './suite/servers.mjs';
 import { median } from './suite/report.mjs';
 
 const i = process.argv.indexOf('--rounds');
@@ -101,7 +101,7 @@ const kill = (pid, sig) => { try { process.kill(pid, sig); } catch { /* gone */ 
 
 async function measure(args, workers) {
   const port = await freePort();
-  const child = spawn(NODE20, args(port), { cwd: ROOT, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', BENCH_APP: HELLO }, stdio: 'ignore' });
+  const child = spawn(NODE, args(port), { cwd: ROOT, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', BENCH_APP: HELLO }, stdio: 'ignore' });
   const t0 = Date.now();
   while ((await probe(port)).status !== 200) {
     if (Date.now() - t0 > 20000) { kill(child.pid, 'SIGKILL'); throw new Error(`${args(port).join(' ')} did not start`); }

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { wrk } from './suite/load.mjs';
 import { cpuSnapshot, treePids } from './suite/proc-stats.mjs';
-import { CLI, NODE20, PEERS, ROOT, freePort, probe, sleep } from './suite/servers.mjs';
+import { CLI, NODE, PEERS, ROOT, freePort, probe, sleep } from './suite/servers.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
@@ -28,11 +28,11 @@ const HELLO = join(ROOT, 'bench/apps/hello.js');
 const SERVE = join(ROOT, 'bench/apps/serve.js');
 
 const VARIANTS = {
-  narwhal: (port, flags) => [NODE20, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, HELLO]],
-  'narwhal-rr': (port, flags) => [NODE20, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, '--distribution', 'round-robin', HELLO]],
-  'cluster-rr': (port, flags) => [NODE20, [...flags, join(PEERS, 'cluster-app.js'), SERVE, '2', 'rr']],
-  'cluster-shared': (port, flags) => [NODE20, [...flags, join(PEERS, 'cluster-app.js'), SERVE, '2', 'none']],
-  node: (port, flags) => [NODE20, [...flags, SERVE]],
+  narwhal: (port, flags) => [NODE, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, HELLO]],
+  'narwhal-rr': (port, flags) => [NODE, [...flags, CLI, '-w', '2', '-b', `127.0.0.1:${port}`, '--distribution', 'round-robin', HELLO]],
+  'cluster-rr': (port, flags) => [NODE, [...flags, join(PEERS, 'cluster-app.js'), SERVE, '2', 'rr']],
+  'cluster-shared': (port, flags) => [NODE, [...flags, join(PEERS, 'cluster-app.js'), SERVE, '2', 'none']],
+  node: (port, flags) => [NODE, [...flags, SERVE]],
 };
 
 const kill = (pid, sig) => { try { process.kill(pid, sig); } catch { /* gone */ } };

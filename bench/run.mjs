@@ -2,8 +2,13 @@
 // The benchmark suite (issue 13): narwhal and its peers, same app, same load generator, same
 // run, on 127.0.0.1. `npm run bench` (quick, about 2 minutes) or `npm run bench -- --full`.
 //
-//   node bench/run.mjs [--full] [--rounds N] [--seconds S] [--warmup S] [--connections C]
-//                      [--workers W] [--scenarios a,b] [--variants x,y] [--json FILE] [--keep]
+//   node bench/run.mjs [--node 26|24|22|22.12|machine] [--full] [--rounds N] [--seconds S]
+//                      [--warmup S] [--connections C] [--workers W] [--scenarios a,b]
+//                      [--variants x,y] [--json FILE] [--keep]
+//
+// Every variant runs on one Node: the pinned official build of --node (default 26, the line the
+// binary embeds; tools/node-lines), on which this script runs itself again. `--node machine`
+// keeps the machine's own node (Node 20 here: a footnote, not a supported line).
 //
 // Each round starts every variant afresh, one at a time, in an order that rotates from round to
 // round (A B C, B C A, …), so that the machine's drift and JIT luck hit every variant alike;
@@ -12,18 +17,35 @@
 // window), RSS (master, each worker, total), spawn → first 200, and the spread of requests over
 // workers (smallest worker's share ÷ a fair share). Ratios are to the best peer on the same
 // Node (see suite/scenarios.mjs).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { h2load, postScript, wrk } from './suite/load.mjs';
 import { cpuBetween, cpuSnapshot, memory } from './suite/proc-stats.mjs';
 import { SCENARIOS, VARIANTS } from './suite/scenarios.mjs';
-import { BIN, CLI, NODE20, NODE24, STARTERS, freePort, probe, readCounts, seenPids, sleep } from './suite/servers.mjs';
+import { BIN, CLI, NODE, NODE_WATT, STARTERS, freePort, probe, readCounts, seenPids, sleep } from './suite/servers.mjs';
 import { setup } from './suite/setup.mjs';
 import { median, printReport } from './suite/report.mjs';
 
 const argv = process.argv.slice(2);
+{
+  // On the pinned Node of --node, unless this already is it.
+  const i = argv.indexOf('--node');
+  const line = i >= 0 ? argv[i + 1] : '26';
+  if (line !== 'machine') {
+    const node = join(fileURLToPath(new URL('..', import.meta.url)), 'tools/node-lines/node_modules', `node-${line}`, 'bin/node');
+    if (!existsSync(node)) {
+      process.stderr.write(`bench: ${node} is missing: node test/setup.mjs tools/node-lines (lines: 22.12, 22, 24, 26, machine)\n`);
+      process.exit(2);
+    }
+    if (process.execPath !== node) {
+      const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : argv;
+      process.exit(spawnSync(node, [fileURLToPath(import.meta.url), '--node', 'machine', ...rest], { stdio: 'inherit' }).status ?? 1);
+    }
+  }
+}
 const flag = (name) => argv.includes(`--${name}`);
 const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
 const full = flag('full');
@@ -60,12 +82,20 @@ for (const s of scenarios) {
   if (s.h2) wants.add('h2load');
   for (const v of variantsOf(s)) {
     if (v.needs) wants.add(v.needs);
-    if (v.group === 'node24') wants.add('node24');
   }
 }
 process.stderr.write(`bench: ${full ? 'full' : 'quick'} mode, ${cfg.rounds} rounds x ${cfg.seconds} s (+${cfg.warmup} s warm-up), ` +
   `${cfg.connections} connections, ${cfg.workers} workers; scenarios: ${scenarios.map((s) => s.id).join(', ')}\n`);
 const { have, notes } = await setup(wants);
+const versionOf = (cmd) => /v\d+\.\d+\.\d+/.exec(execFileSync(cmd, ['--version'], { encoding: 'utf8' }))?.[0] ?? '?';
+const wattNode = have.has('node24') ? versionOf(NODE_WATT) : null;
+const binaryNode = have.has('binary') ? versionOf(BIN) : null;
+/** A variant's group: `watt` and `binary` are `main` when they run on the same Node. */
+function groupOf(v) {
+  if (v.group === 'watt' && wattNode === process.version) return 'main';
+  if (v.group === 'binary' && binaryNode === process.version) return 'main';
+  return v.group;
+}
 if (!have.has('wrk')) {
   process.stderr.write('bench: wrk is missing and could not be installed: nothing to measure\n');
   process.exit(1);
@@ -101,7 +131,7 @@ if (scenarios.some((s) => s.tls)) {
   }
 }
 
-const help = execFileSync(NODE20, [CLI, '--help'], { encoding: 'utf8' });
+const help = execFileSync(NODE, [CLI, '--help'], { encoding: 'utf8' });
 
 /** Whether this narwhal serves an app that listens itself (issue 8's adoption). */
 async function servesListenForm(app) {
@@ -216,7 +246,9 @@ for (const scenario of scenarios) {
   if (scenario.tls && !tlsFiles) { entry.pending = 'no openssl for a certificate'; continue; }
   if (scenario.h2 && !have.has('h2load')) { entry.pending = 'h2load missing'; continue; }
   let variants = variantsOf(scenario).filter((v) => {
-    const need = v.needs ?? (v.group === 'node24' ? 'node24' : null);
+    const need = v.needs ?? null;
+    // A bare process on Watt's Node is the `node` variant again when that is the same Node.
+    if (v.id === 'node24' && NODE_WATT === NODE) return false;
     const missing = (need && !have.has(need)) || (v.base === 'pm2' && !have.has('pm2')) || (v.base === 'watt' && !have.has('watt'));
     if (missing) entry.notes.push(`${v.label}: skipped (${need ?? v.base} not available)`);
     return !missing;
@@ -233,7 +265,7 @@ for (const scenario of scenarios) {
     }
   }
   const script = scenario.load.postBytes ? postScript(dir, scenario.load.postBytes, '/echo') : null;
-  const byId = new Map(variants.map((v) => [v.id, { id: v.id, label: v.label, group: v.group, peer: v.peer, runs: [] }]));
+  const byId = new Map(variants.map((v) => [v.id, { id: v.id, label: v.label, group: groupOf(v), peer: v.peer, runs: [] }]));
   entry.variants = [...byId.values()];
   for (let round = 0; round < cfg.rounds; round++) {
     const order = variants.map((_, i) => variants[(i + round) % variants.length]);
@@ -258,8 +290,10 @@ const machine = {
   cpu: `${cpus()[0]?.model ?? '?'} x ${availableParallelism()}`,
   memGiB: Math.round(totalmem() / 2 ** 30),
   kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
-  node20: process.version,
-  node24: have.has('node24') ? execFileSync(NODE24, ['--version'], { encoding: 'utf8' }).trim() : null,
+  node: process.version,
+  groups: { main: `Node ${process.version}`, watt: `Node ${wattNode}`, binary: `the binary's Node ${binaryNode}` },
+  wattNode,
+  binaryNode,
   binary: have.has('binary') ? execFileSync(BIN, ['--version'], { encoding: 'utf8' }).trim() : null,
   load: (() => { try { return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '); } catch { return '?'; } })(),
 };

