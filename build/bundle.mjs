@@ -1,10 +1,13 @@
 // Builds dist/ for `node`: the CLI bundled with everything it imports (runtime dependencies
 // included, as CommonJS). The single binary embeds the main bundle alone (build/binary.mjs).
-//   dist/narwhal.js          the executable: master, ctl, healthcheck, and the worker too
+//   dist/narwhal.js          the executable (src/entry.ts): turns on Node's compile cache, then
+//                            loads the main bundle
+//   dist/narwhal-main.js     master, ctl, healthcheck, and the worker too (it also runs alone)
 //   dist/narwhal-worker.js   the worker's code only, which the master starts its workers from:
 //                            less to compile and less heap in every worker
-// Start-up compile is left to Node's own compile cache (module.enableCompileCache, Node >= 22.1),
-// which workers get through NODE_COMPILE_CACHE (src/platform/compile-cache.ts).
+// Start-up compile is left to Node's own compile cache (module.enableCompileCache, Node >= 22.1):
+// the master's through dist/narwhal.js, the workers' through NODE_COMPILE_CACHE
+// (src/platform/compile-cache.ts).
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,7 +20,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 export const TARGET = 'node22.12';
 
 /** The bundles. `worker: false` builds the main one only (the binary runs it in every process). */
-export async function bundle(outfile = join(root, 'dist/narwhal.js'), { worker = true } = {}) {
+export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { worker = true } = {}) {
   const common = {
     bundle: true,
     platform: 'node',
@@ -31,17 +34,22 @@ export async function bundle(outfile = join(root, 'dist/narwhal.js'), { worker =
   };
   const outputs = [outfile, ...(worker ? [join(dirname(outfile), 'narwhal-worker.js')] : [])];
   await Promise.all([
-    build({ ...common, entryPoints: [join(root, 'src/cli.ts')], outfile, banner: { js: '#!/usr/bin/env node' } }),
+    build({ ...common, entryPoints: [join(root, 'src/cli.ts')], outfile }),
     worker && build({ ...common, entryPoints: [join(root, 'src/worker/entry.ts')], outfile: outputs[1] }),
   ]);
-  chmodSync(outfile, 0o755);
   return { outputs };
 }
 
 /** `npm run build`: dist/ as described at the top. */
 export async function buildDist(dist = join(root, 'dist')) {
-  const { outputs } = await bundle(join(dist, 'narwhal.js'));
-  return outputs[0];
+  await bundle(join(dist, 'narwhal-main.js'));
+  const entry = join(dist, 'narwhal.js');
+  await build({
+    bundle: true, platform: 'node', format: 'cjs', target: TARGET, charset: 'ascii', minifySyntax: true, legalComments: 'none',
+    logLevel: 'warning', entryPoints: [join(root, 'src/entry.ts')], outfile: entry, banner: { js: '#!/usr/bin/env node' },
+  });
+  chmodSync(entry, 0o755);
+  return entry;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await buildDist();

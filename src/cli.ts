@@ -1,4 +1,4 @@
-// The main bundle's entry (dist/narwhal.js; the single binary embeds it): which process this
+// The main bundle's entry (dist/narwhal-main.js; the single binary embeds it): which process this
 // is decides what loads. Each branch imports its part dynamically, which esbuild bundles as
 // modules initialised only when imported, so a worker never runs the master's code (CLI
 // parsing, the arbiter, admin and metrics, cgroups) and the master never runs the worker's.
@@ -10,7 +10,7 @@ const crash = (who: string) => (err: unknown) => {
 };
 
 if (process.env[WORKER_ENV]) {
-  // A worker of the binary (under node, the master starts workers from dist/narwhal-worker.js).
+  // A worker of the binary, or of narwhal-main.js run alone (dist/ starts workers from narwhal-worker.js).
   void import('./worker/entry');
 } else if (process.argv[2] === 'ctl') {
   // `narwhal ctl …`: a client of a running master's control socket (ctl.ts).

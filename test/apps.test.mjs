@@ -112,12 +112,18 @@ test("workers compile from Node's compile cache in a directory only they may wri
   const off = await startServer(['-w', '1', '--compile-cache', 'off', join(app, 'env.js')], { workers: 1 });
   await off.waitForLog(/\[DEBUG\] Compile cache: off \(compile_cache = off\)/);
   await off.stop();
-  // dist/narwhal.js alone (no narwhal-worker.js beside it) starts its workers from itself.
-  const alone = join(tempApp({ 'README': 'dist/narwhal.js alone' }), 'narwhal.js');
-  copyFileSync(join(ROOT, 'dist', 'narwhal.js'), alone);
+  // The main bundle alone (no narwhal-worker.js beside it) starts its workers from itself.
+  const alone = join(tempApp({ 'README': 'the main bundle alone' }), 'narwhal-main.js');
+  copyFileSync(join(ROOT, 'dist', 'narwhal-main.js'), alone);
   const single = await startServer(['-w', '1', join(app, 'env.js')], { workers: 1, binArgs: [alone] });
   assert.is((await request(single.port)).body, 'cache=none');
   await single.stop();
+  // dist/narwhal.js without the bundle it loads: one line saying what to do.
+  const entry = join(tempApp({ 'README': 'the entry alone' }), 'narwhal.js');
+  copyFileSync(join(ROOT, 'dist', 'narwhal.js'), entry);
+  const lost = await runCli(['--version'], { binArgs: [entry] });
+  assert.is(lost.code, 1);
+  assert.match(lost.stderr, /^narwhal: cannot find \S+\/narwhal-main\.js: dist\/narwhal\.js runs the bundles beside it; build them with npm run build\n$/);
 });
 
 test('the worker bundle run by hand says what to run instead', async () => {

@@ -1,5 +1,5 @@
 // Starting a worker process: the same executable, re-entered in worker mode. Under plain Node
-// that is the worker's own bundle beside the master's (dist/narwhal-worker.js), or the master's
+// that is the worker's own bundle beside the master's (dist/narwhal-worker.js), or the main
 // bundle itself when it runs alone; inside the single binary it is the binary itself (its argv
 // is its own, so worker mode is selected by an environment variable, never by argv).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,12 +42,12 @@ export function spawnWorker({ fds, env, nodeFlags, title, uid, gid }: SpawnOptio
 
 let workerBundle: string | undefined;
 
-/** dist/narwhal-worker.js when it sits beside dist/narwhal.js (the build writes both), else the master's own script. */
+/** dist/narwhal-worker.js when it sits beside the master's script (the build writes both), else that script. */
 function workerScript(): string {
   if (workerBundle) return workerBundle;
   const main = process.argv[1] as string;
   const sibling = join(dirname(main), 'narwhal-worker.js');
-  workerBundle = basename(main) === 'narwhal.js' && existsSync(sibling) ? sibling : main;
+  workerBundle = ['narwhal.js', 'narwhal-main.js'].includes(basename(main)) && existsSync(sibling) ? sibling : main;
   return workerBundle;
 }
 

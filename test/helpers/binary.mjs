@@ -17,7 +17,7 @@ export const BIN = join(ROOT, 'dist', 'narwhal');
  * one CI run builds the binary once, whichever test file asks first).
  */
 export function ensureBinary() {
-  const bundle = join(ROOT, 'dist', 'narwhal.js');
+  const bundle = join(ROOT, 'dist', 'narwhal-main.js');
   const fresh = existsSync(BIN) && existsSync(bundle) && statSync(BIN).mtimeMs >= statSync(bundle).mtimeMs;
   if (!fresh) execFileSync(process.execPath, [join(ROOT, 'build', 'binary.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'], timeout: 120_000 });
   return BIN;
