@@ -154,4 +154,30 @@ test('rollback before WINCH: TERM the new master, the old one takes PIDFILE back
   assert.not.ok(existsSync(pidfile));
 });
 
+test('USR2 with --admin-bind: the new master waits for the admin port and binds it when the old one stops', async () => {
+  copyFileSync(ensureBinary(), bin);
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const pidfile = join(dir, 'admin.pid');
+  const old = start(bin, ['-w', '1', '-b', `127.0.0.1:${port}`, '--admin-bind', `127.0.0.1:${adminPort}`, '-p', pidfile, 'app.cjs'], { cwd: dir, env: bareEnv() });
+  await waitServing(port).catch((err) => { throw new Error(`${err.message}\n${old.out}`); });
+  assert.is((await get(adminPort, '/healthz')).status, 200);
+  process.kill(old.pid, 'SIGUSR2');
+  const newPid = await newMaster(pidfile, old.pid);
+  // Both masters alive: the new one says it waits for the port rather than failing the upgrade.
+  await waitFor(() => old.out.includes(`Admin address 127.0.0.1:${adminPort} is held by the previous master (pid ${old.pid}): binding it once that one stops`),
+    { what: 'the new master to wait for the admin port' });
+  assert.ok(isAlive(newPid), old.out);
+  assert.ok(isAlive(old.pid));
+  assert.is((await get(adminPort, '/healthz')).status, 200, 'the old master still answers');
+  process.kill(old.pid, 'SIGTERM');
+  assert.is((await old.exit).code, 0);
+  // The new master binds it within its retry interval and answers.
+  await waitFor(async () => {
+    try { return (await get(adminPort, '/readyz')).status === 200; } catch { return false; }
+  }, { what: 'the new master to serve the admin port' });
+  assert.is((await get(port)).body, String(newPid));
+  process.kill(newPid, 'SIGTERM');
+  await waitFor(() => !isAlive(newPid), { what: 'the new master to stop' });
+});
+
 test.run();

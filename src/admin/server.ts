@@ -17,12 +17,6 @@ import type { Arbiter } from '../master/arbiter';
 import type { DegradedDetail } from '../master/degraded';
 import { createMetrics, refreshWorkerStats } from './metrics';
 
-/**
- * Set in a master started by USR2 (upgrade.ts), read when this module loads: the variable is
- * removed from the environment before the master binds.
- */
-const UPGRADE_PARENT = Number(process.env.NARWHAL_UPGRADE_PARENT) || 0;
-
 export interface Readiness {
   ready: boolean;
   status: 'ready' | 'booting' | 'shutting down' | 'no ready workers';
@@ -83,7 +77,8 @@ function parseAdminBind(address: string): { host: string; port: number } | { pat
   return { host: parsed.host, port: parsed.port };
 }
 
-export async function startAdmin(arbiter: Arbiter, address: string, log: Logger): Promise<AdminServer> {
+/** `upgradeParent`: the master that started this one by USR2 (0: none), which still holds the admin port. */
+export async function startAdmin(arbiter: Arbiter, address: string, log: Logger, { upgradeParent = 0 } = {}): Promise<AdminServer> {
   const target = parseAdminBind(address);
   const readiness = new ReadinessTracker(arbiter);
   const { registry } = createMetrics(arbiter, () => readiness.check().ready);
@@ -150,9 +145,9 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger)
     await listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // A master started by USR2 (upgrade.ts sets this variable): its predecessor still holds the
-    // admin port and releases it when it stops; bind then, rather than fail the upgrade.
-    const parent = UPGRADE_PARENT;
+    // A master started by USR2: its predecessor still holds the admin port and releases it when
+    // it stops; bind then, rather than fail the upgrade.
+    const parent = upgradeParent;
     if (code !== 'EADDRINUSE' || !parent) throw new BindError(`cannot bind admin_bind ${address}: ${code ?? (err as Error).message}`);
     log.warning(`Admin address ${address} is held by the previous master (pid ${parent}): binding it once that one stops`);
     const retry = setInterval(() => {

@@ -15,7 +15,7 @@ import { parseAppSpec } from '../worker/app-spec';
 import { Arbiter } from './arbiter';
 import type { ControlServer } from './control';
 import type { Reloader } from './reloader';
-import { takeInheritedFds } from './upgrade';
+import { takeInheritance } from './upgrade';
 
 declare const NARWHAL_VERSION: string;
 
@@ -78,7 +78,7 @@ async function boot(argv: string[]): Promise<void> {
   const log = new Logger(settings.log_level, settings.error_logfile, settings.log_format);
   masterLog = log;
   // A master started by USR2 serves the sockets its predecessor handed over.
-  const inherited = takeInheritedFds();
+  const { fds: inherited, parent: upgradeParent } = takeInheritance();
   // Its predecessor was socket-activated: the sockets it hands over are fd://N, not --bind.
   if (inherited.size > 0 && [...inherited.keys()].every((a) => a.startsWith('fd://'))) settings.bind = [...inherited.keys()];
   let control: ControlServer | null = null;
@@ -96,7 +96,7 @@ async function boot(argv: string[]): Promise<void> {
       log.info(`Workers: ${workers.count} (${workers.source})`);
       log.info(`Worker heap: ${heap.describe(workers.count)}`);
       // Each loads only when it is on (prom-client, chokidar: memory a master without them keeps).
-      if (settings.admin_bind) await (await import('../admin/server')).startAdmin(arbiter, settings.admin_bind, log);
+      if (settings.admin_bind) await (await import('../admin/server')).startAdmin(arbiter, settings.admin_bind, log, { upgradeParent });
       if (settings.control_socket) {
         const { startControl } = await import('./control');
         control = await startControl(arbiter, settings.control_socket, log, { takeOver: inherited.size > 0 });

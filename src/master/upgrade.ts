@@ -22,23 +22,31 @@ let upgradeParent = 0;
 /** First fd of the sockets handed to the new master (0-2 are stdio). */
 const FIRST_FD = 3;
 
+export interface Inheritance {
+  /** The sockets it inherits by address, to pass to bindAll(). */
+  fds: Map<string, number>;
+  /** The master that started this one (USR2), 0 if none: it holds the admin port until it stops. */
+  parent: number;
+}
+
 /**
- * In a master started by USR2: the sockets it inherits, to pass to bindAll(). Removes the
- * variables from the environment so that neither workers nor the app see them.
+ * In a master started by USR2: what its predecessor handed over. Removes the variables from
+ * the environment so that neither workers nor the app see them.
  */
-export function takeInheritedFds(env: NodeJS.ProcessEnv = process.env): Map<string, number> {
+export function takeInheritance(env: NodeJS.ProcessEnv = process.env): Inheritance {
   const raw = env[INHERIT_ENV];
   upgradeParent = Number(env[PARENT_ENV]) || 0;
   delete env[INHERIT_ENV];
   delete env[PARENT_ENV];
   const map = new Map<string, number>();
-  if (!raw) return map;
+  const inheritance = { fds: map, parent: upgradeParent };
+  if (!raw) return inheritance;
   try {
     for (const [address, fd] of Object.entries(JSON.parse(raw) as Record<string, unknown>)) {
       if (Number.isInteger(fd) && (fd as number) >= FIRST_FD) map.set(address, fd as number);
     }
   } catch { /* a malformed value: bind afresh */ }
-  return map;
+  return inheritance;
 }
 
 function alive(pid: number): boolean {
