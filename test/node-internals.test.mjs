@@ -1,0 +1,89 @@
+// narwhal's reach-ins into Node internals (src/platform/node/), on the Node that runs this file:
+// the boot check finds them all here, and a process that lacks one refuses to start in one line
+// naming it.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { importSource } from './helpers/unit.mjs';
+import { killAll, runCli, tempApp } from './helpers/server.mjs';
+
+test.after(killAll);
+
+const node = await importSource('src/platform/node/index.ts');
+
+const dir = tempApp({
+  'hello.js': "module.exports = (req, res) => res.end('hello');\n",
+  // Takes internals away before narwhal loads (run through NODE_OPTIONS=--require), and leaves a
+  // mark so that the test knows it ran in that process.
+  'remove-internals.cjs': `
+const fs = require('fs');
+const net = require('net');
+for (const name of (process.env.REMOVE || '').split(',')) {
+  if (name === 'net._createServerHandle') delete net._createServerHandle;
+  if (name === 'net.Server.prototype._listen2') delete net.Server.prototype._listen2;
+}
+fs.appendFileSync(process.env.MARK, process.pid + '\\n');
+`,
+});
+const app = (name) => join(dir, name);
+
+/** Runs narwhal with `names` taken out of Node in every process; what it printed, how it exited. */
+async function withInternalsRemoved(names, args) {
+  const mark = join(tempApp({}), 'ran');
+  const env = { NODE_OPTIONS: `--require ${app('remove-internals.cjs')}`, REMOVE: names.join(','), MARK: mark };
+  const r = await runCli(args, { env, timeoutMs: 10000 });
+  assert.ok(existsSync(mark), 'NODE_OPTIONS reached narwhal: the internals were removed');
+  return { ...r, lines: r.stderr.split('\n').filter((l) => l.trim() !== '') };
+}
+
+const NO_TRACE = /^\s+at |Error:|node:internal/m;
+
+test('the boot check finds every internal the master and the worker use on this Node', () => {
+  assert.equal(node.missingInternals('master'), []);
+  assert.equal(node.missingInternals('worker'), []);
+});
+
+test('the boot check names every internal missing at once, each for the processes that use it', () => {
+  const createServerHandle = net._createServerHandle;
+  const listen2 = net.Server.prototype._listen2;
+  try {
+    delete net._createServerHandle;
+    delete net.Server.prototype._listen2;
+    assert.equal(node.missingInternals('master'), ['net._createServerHandle']);
+    assert.ok(node.missingInternals('worker').includes('net.Server.prototype._listen2'));
+    const line = node.unsupportedNode(node.missingInternals('worker'));
+    assert.match(line, new RegExp(`^narwhal cannot run on Node\\.js ${process.version.replace(/\./g, '\\.')}: it lacks net\\.Server\\.prototype\\._listen2 — supported: `));
+    assert.not.match(line, /\n/);
+  } finally {
+    net._createServerHandle = createServerHandle;
+    net.Server.prototype._listen2 = listen2;
+  }
+});
+
+test('a master on a Node without an internal it binds with refuses to start: one line naming it, nothing bound', async () => {
+  const r = await withInternalsRemoved(['net._createServerHandle'], ['-b', '127.0.0.1:0', '-w', '1', app('hello.js')]);
+  assert.is.not(r.code, 0);
+  assert.is(r.lines.length, 1, r.stderr);
+  assert.match(r.lines[0], /^narwhal cannot run on Node\.js v\d+\.\d+\.\d+: it lacks net\._createServerHandle — supported: /);
+  assert.not.match(r.stderr, NO_TRACE);
+  assert.not.match(r.stderr, /Listening at|Booting worker/);
+});
+
+test('a worker on a Node without an internal it serves with refuses to boot: one line naming it, the master stops, no restart loop', async () => {
+  const r = await withInternalsRemoved(['net.Server.prototype._listen2'], ['-b', '127.0.0.1:0', '-w', '1', '--log-level', 'info', app('hello.js')]);
+  assert.is.not(r.code, 0);
+  const naming = r.lines.filter((l) => l.includes('net.Server.prototype._listen2'));
+  assert.is(naming.length, 1, r.stderr);
+  assert.match(naming[0], /narwhal cannot run on Node\.js v\d+\.\d+\.\d+: it lacks net\.Server\.prototype\._listen2 — supported: /);
+  assert.not.match(r.stderr, NO_TRACE);
+  assert.is(r.stderr.match(/Booting worker/g)?.length, 1, 'one worker started, none restarted');
+  // --check-config loads the app as a worker does: the same line.
+  const check = await withInternalsRemoved(['net.Server.prototype._listen2'], ['--check-config', app('hello.js')]);
+  assert.is.not(check.code, 0);
+  assert.is(check.lines.length, 1, check.stderr);
+  assert.match(check.lines[0], /^narwhal cannot run on Node\.js v\d+\.\d+\.\d+: it lacks net\.Server\.prototype\._listen2 — supported: /);
+});
+
+test.run();
