@@ -3,9 +3,11 @@
 // node:cluster runs unchanged — @socket.io/sticky's setupWorker(io) (which refuses to run
 // elsewhere), and scripts that fork in the primary and listen in the workers (they take the
 // worker branch here, and their listen() is adopted). What a cluster worker asks of its primary
-// (a listen() narwhal leaves to Node, a UDP bind) is done in the worker: platform/node/cluster.ts.
+// is done in the worker: a listen() narwhal leaves to Node binds here (platform/node/cluster.ts),
+// and so does every UDP socket (platform/node/dgram.ts).
 import { EventEmitter } from 'node:events';
 import { poseAsClusterWorker } from '../platform/node/cluster';
+import { bindUdpExclusively } from '../platform/node/dgram';
 
 export function presentAsClusterWorker(id: number): void {
   const worker = Object.assign(new EventEmitter(), {
@@ -20,4 +22,5 @@ export function presentAsClusterWorker(id: number): void {
   });
   process.on('message', (message: unknown) => worker.emit('message', message));
   poseAsClusterWorker(worker);
+  bindUdpExclusively();
 }

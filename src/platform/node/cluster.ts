@@ -1,10 +1,10 @@
 // node:cluster, where narwhal goes past its public API: a narwhal worker presents itself as a
 // node:cluster worker (worker/cluster-worker.ts) by setting the module's fields, without
 // loading Node's cluster child module, which would route listen() to a primary that does not
-// speak its protocol. Node's net and dgram then ask the "primary" for a listen() narwhal leaves
-// to Node and for a UDP bind (`cluster._getServer`): that is answered here, in the worker.
+// speak its protocol. Node's net then asks the "primary" for a listen() narwhal leaves to it
+// (`cluster._getServer`): that is answered here, in the worker.
 import cluster from 'node:cluster';
-import dgram from 'node:dgram';
+import { constants } from 'node:os';
 import { bindHandle } from './net';
 
 /** Makes node:cluster report this process as the worker `worker`. */
@@ -23,23 +23,14 @@ interface ClusterServerQuery {
 type ClusterServerCallback = (errno: number, handle: unknown) => void;
 
 /**
- * `cluster._getServer`: what Node's net (a non-exclusive listen()) and dgram (bind()) ask of a
- * node:cluster worker's primary. The worker binds such sockets itself, as a primary or an
- * `exclusive` listen would; the answer comes on the next tick, as an IPC answer would.
+ * `cluster._getServer`, what Node's net asks of a node:cluster worker's primary for a
+ * non-exclusive listen(): the worker binds the socket itself, as an `exclusive` listen would; the
+ * answer comes on the next tick, as an IPC answer would. UDP never asks (dgram.ts makes every
+ * bind exclusive): should it, it gets an error, not a crash.
  */
 function bindInWorker(_owner: unknown, q: ClusterServerQuery, cb: ClusterServerCallback): void {
-  let handle: unknown;
-  if (q.addressType === 'udp4' || q.addressType === 'udp6') {
-    // Deprecated as a public API (DEP0112), it is dgram's own way to bind: say nothing of it.
-    const quiet = process.noDeprecation;
-    process.noDeprecation = true;
-    try {
-      handle = (dgram as unknown as { _createSocketHandle: (...a: unknown[]) => unknown })._createSocketHandle(q.address, q.port, q.addressType, q.fd, q.flags);
-    } finally {
-      process.noDeprecation = quiet;
-    }
-  } else {
-    handle = bindHandle(q.address, q.port, q.addressType, q.fd, q.flags);
-  }
+  const handle = q.addressType === 'udp4' || q.addressType === 'udp6'
+    ? -constants.errno.ENOTSUP
+    : bindHandle(q.address, q.port, q.addressType, q.fd, q.flags);
   process.nextTick(() => (typeof handle === 'number' ? cb(handle, null) : cb(0, handle)));
 }
