@@ -1,13 +1,16 @@
 // narwhal's reach-ins into Node internals (src/platform/node/), on the Node that runs this file:
 // the boot check finds them all here, and a process that lacks one refuses to start in one line
-// naming it.
+// naming it; and where a Node line changed how a server behaves, the server narwhal serves for an
+// app behaves as narwhal means it to on every line: strict parsing whatever `httpValidation` the
+// app chose.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { importSource } from './helpers/unit.mjs';
-import { killAll, runCli, tempApp } from './helpers/server.mjs';
+import { killAll, runCli, startServer, tempApp } from './helpers/server.mjs';
 
 test.after(killAll);
 
@@ -25,6 +28,19 @@ for (const name of (process.env.REMOVE || '').split(',')) {
   if (name === 'net.Server.prototype._listen2') delete net.Server.prototype._listen2;
 }
 fs.appendFileSync(process.env.MARK, process.pid + '\\n');
+`,
+  // Asks for the lenient parser in the way this Node takes: a Node that reads httpValidation
+  // refuses it together with insecureHTTPParser.
+  'lenient.js': `
+const http = require('http');
+const handler = (req, res) => res.end('ok');
+let server;
+try {
+  server = http.createServer({ httpValidation: 'insecure', insecureHTTPParser: true }, handler);
+} catch {
+  server = http.createServer({ httpValidation: 'insecure' }, handler);
+}
+server.listen(3000);
 `,
 });
 const app = (name) => join(dir, name);
@@ -84,6 +100,51 @@ test('a worker on a Node without an internal it serves with refuses to boot: one
   assert.is.not(check.code, 0);
   assert.is(check.lines.length, 1, check.stderr);
   assert.match(check.lines[0], /^narwhal cannot run on Node\.js v\d+\.\d+\.\d+: it lacks net\.Server\.prototype\._listen2 — supported: /);
+});
+
+/** Sends raw bytes on a fresh connection; the first line of the reply ('' if closed without one). */
+function statusLine(port, bytes, { localAddress } = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer, connection still open')); }, 5000);
+    socket.on('data', (c) => { data += c; });
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve(data.split('\r\n')[0]); });
+    socket.end(bytes);
+  });
+}
+
+const GOOD = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+const CONTROL_CHAR = 'GET / HTTP/1.1\r\nHost: x\r\nX-Odd: a\x01b\r\nConnection: close\r\n\r\n';
+
+/** What a server of `make()` answers on this Node, run here without narwhal. */
+async function nodeAlone(make, bytes, options) {
+  const server = make();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await statusLine(server.address().port, bytes, options);
+  } finally {
+    server.close();
+  }
+}
+
+test('strict parsing whatever httpValidation the app chose: a control character in a field is a 400, the worker serves on', async () => {
+  // The app really is lenient on this Node: alone, it answers the request.
+  const lenient = () => {
+    try {
+      return http.createServer({ httpValidation: 'insecure', insecureHTTPParser: true }, (req, res) => res.end('ok'));
+    } catch {
+      return http.createServer({ httpValidation: 'insecure' }, (req, res) => res.end('ok'));
+    }
+  };
+  assert.match(await nodeAlone(lenient, CONTROL_CHAR), /^HTTP\/1\.1 200/);
+  const s = await startServer(['-w', '1', app('lenient.js')], { workers: 1 });
+  const [pid] = s.workers();
+  assert.match(await statusLine(s.port, CONTROL_CHAR), /^HTTP\/1\.1 400/);
+  assert.match(await statusLine(s.port, GOOD), /^HTTP\/1\.1 200/);
+  assert.equal(s.workers(), [pid], 'the same worker');
+  await s.stop();
 });
 
 test.run();

@@ -8,6 +8,8 @@ interface ServerFields {
   maxHeaderSize?: number;
   requireHostHeader?: boolean;
   insecureHTTPParser?: boolean;
+  /** 'strict' | 'relaxed' | 'insecure'; read before insecureHTTPParser where Node has it. */
+  httpValidation?: string;
   connectionsCheckingInterval: number;
 }
 
@@ -36,13 +38,17 @@ export const maxHeaderSizeOf = (server: http.Server): number | undefined => (ser
 
 /**
  * Sets a server's parsing options, and strict parsing whatever the app asked for: the lenient
- * parser reopens the request-smuggling holes llhttp closes.
+ * parser reopens the request-smuggling holes llhttp closes. A Node that has `httpValidation`
+ * gives every server it makes the field, set or not, and reads it before insecureHTTPParser;
+ * it applies it to the header values of responses too, where 'strict' is what every Node without
+ * it does.
  */
 export function setStrictParsing(server: http.Server, options: { maxHeaderSize: number; requireHostHeader: boolean }): void {
   const own = server as http.Server & ServerFields;
   own.maxHeaderSize = options.maxHeaderSize;
   own.requireHostHeader = options.requireHostHeader;
   own.insecureHTTPParser = false;
+  if ('httpValidation' in own) own.httpValidation = 'strict';
 }
 
 /** How often a server checks its header and request timeouts (ms). */
