@@ -1,16 +1,16 @@
 // narwhal's reach-ins into Node internals (src/platform/node/), on the Node that runs this file:
 // the boot check finds them all here, and a process that lacks one refuses to start in one line
 // naming it; and where a Node line changed how a server behaves, the server narwhal serves for an
-// app behaves as narwhal means it to on every line: strict parsing whatever `httpValidation` the
-// app chose.
+// app behaves as that line's own would: strict parsing whatever `httpValidation` the app chose,
+// `maxConnections = 0` and a `blockList` honoured as this Node honours them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { importSource } from './helpers/unit.mjs';
-import { killAll, runCli, startServer, tempApp } from './helpers/server.mjs';
+import { killAll, request, runCli, startServer, tempApp, waitFor } from './helpers/server.mjs';
 
 test.after(killAll);
 
@@ -41,6 +41,23 @@ try {
   server = http.createServer({ httpValidation: 'insecure' }, handler);
 }
 server.listen(3000);
+`,
+  'no-connections.js': `
+const fs = require('fs');
+const http = require('http');
+const server = http.createServer((req, res) => res.end('served'));
+server.maxConnections = 0;
+server.on('drop', (info) => fs.appendFileSync(process.env.DROPS, JSON.stringify(info) + '\\n'));
+server.listen(3000);
+`,
+  // A net.Server speaking just enough HTTP: the blockList option is net.Server's (and https').
+  'block-list.js': `
+const net = require('net');
+const blockList = new net.BlockList();
+blockList.addAddress('127.0.0.2');
+net.createServer({ blockList }, (socket) => {
+  socket.once('data', () => socket.end('HTTP/1.1 200 OK\\r\\nContent-Length: 6\\r\\nConnection: close\\r\\n\\r\\nserved'));
+}).listen(3000);
 `,
 });
 const app = (name) => join(dir, name);
@@ -144,6 +161,44 @@ test('strict parsing whatever httpValidation the app chose: a control character 
   assert.match(await statusLine(s.port, CONTROL_CHAR), /^HTTP\/1\.1 400/);
   assert.match(await statusLine(s.port, GOOD), /^HTTP\/1\.1 200/);
   assert.equal(s.workers(), [pid], 'the same worker');
+  await s.stop();
+});
+
+test('maxConnections = 0 as this Node reads it: where it refuses every connection, the connection is closed unanswered and \'drop\' emitted', async () => {
+  const refusesAll = (await nodeAlone(() => {
+    const server = http.createServer((req, res) => res.end('served'));
+    server.maxConnections = 0;
+    return server;
+  }, GOOD)) === '';
+  // The line this Node's net module changed on: 0 refuses all from there, means no limit before.
+  assert.is(refusesAll, Number(process.versions.node.split('.')[0]) >= 21);
+  const drops = join(tempApp({}), 'drops');
+  const s = await startServer(['-w', '1', app('no-connections.js')], { workers: 1, env: { DROPS: drops } });
+  if (refusesAll) {
+    assert.is(await statusLine(s.port, GOOD), '');
+    await waitFor(() => existsSync(drops), 3000, 'a drop event');
+    const info = JSON.parse(readFileSync(drops, 'utf8').split('\n')[0]);
+    assert.is(info.remoteAddress, '127.0.0.1');
+    assert.is(info.localPort, s.port);
+  } else {
+    assert.equal((await request(s.port)).body, 'served');
+  }
+  await s.stop();
+});
+
+test('a blockList as this Node honours it: a blocked client address is dropped, another served', async () => {
+  const blocking = () => {
+    const blockList = new net.BlockList();
+    blockList.addAddress('127.0.0.2');
+    return net.createServer({ blockList }, (socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\n\r\n')));
+  };
+  const honoured = (await nodeAlone(blocking, GOOD, { localAddress: '127.0.0.2' })) === '';
+  assert.is(honoured, typeof new net.Server({ blockList: new net.BlockList() }).blockList === 'object');
+  const s = await startServer(['-w', '2', app('block-list.js')], { workers: 2 });
+  for (let i = 0; i < 4; i++) {
+    assert.is(await statusLine(s.port, GOOD, { localAddress: '127.0.0.2' }), honoured ? '' : 'HTTP/1.1 200 OK');
+    assert.is(await statusLine(s.port, GOOD, { localAddress: '127.0.0.1' }), 'HTTP/1.1 200 OK');
+  }
   await s.stop();
 });
 

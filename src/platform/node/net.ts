@@ -5,6 +5,7 @@
 //     it supplies (a stand-in, or a socket the master shares), and hands it connections as the
 //     server's own accept would.
 import net from 'node:net';
+import { tlsParent } from './tls';
 
 /** libuv's stream handle as Node's net module uses it internally (tcp_wrap / pipe_wrap). */
 export interface RawServerHandle {
@@ -32,10 +33,11 @@ interface ServerInternals {
   _connections: number;
   /** setupListenHandle: with `_handle` already set it only wires it and emits 'listening'. */
   _listen2?: (address: string | null, port: number, addressType: number, backlog: number, fd?: number) => void;
-  maxConnections?: number;
+  maxConnections?: number | null;
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
+  blockList?: net.BlockList;
 }
 
 /** The fields a socket names its server by: destroy() decrements that server's count. */
@@ -196,13 +198,59 @@ export function listenOnHandle(server: net.Server, handle: StandInHandle | RawSe
 }
 
 /**
- * Hands an accepted connection to a server as its own accept would (net's onconnection):
- * maxConnections, the server's noDelay / keepAlive options, its connection count (so close()
- * waits for it and getConnections() counts it), then 'connection'.
+ * Whether an explicitly set `maxConnections = 0` refuses every connection: it does from Node 21
+ * on; before, 0 meant no limit. A behaviour, not an API: nothing to detect but the version.
+ */
+const ZERO_MAX_CONNECTIONS_REFUSES = Number(process.versions.node.split('.')[0]) >= 21;
+
+let blockListHonoured: boolean | undefined;
+/** Whether this Node's net.Server takes a `blockList` (it keeps the option only where it checks it). */
+function honoursBlockList(): boolean {
+  blockListHonoured ??= (new net.Server({ blockList: new net.BlockList() }) as net.Server & ServerInternals).blockList !== undefined;
+  return blockListHonoured;
+}
+
+/** The TCP connection under a socket (a TLS socket's, or itself): its addresses are the peer's. */
+const connectionOf = (socket: net.Socket): net.Socket => tlsParent(socket) ?? socket;
+
+/**
+ * Whether Node's own accept would refuse this connection, and how: 'drop' when the server is at
+ * its maxConnections (Node emits 'drop' then), 'blocked' when its blockList has the peer's address.
+ */
+function refusal(s: ServerInternals, socket: net.Socket): 'drop' | 'blocked' | null {
+  const max = s.maxConnections;
+  const limited = ZERO_MAX_CONNECTIONS_REFUSES ? max !== null && max !== undefined : Boolean(max);
+  if (limited && s._connections >= max!) return 'drop';
+  if (s.blockList && honoursBlockList()) {
+    const peer = connectionOf(socket).remoteAddress;
+    const family = peer ? net.isIP(peer) : 0;
+    if (family !== 0 && s.blockList.check(peer!, family === 6 ? 'ipv6' : 'ipv4')) return 'blocked';
+  }
+  return null;
+}
+
+/** What Node's 'drop' event carries: both ends of the connection. */
+function dropInfo(socket: net.Socket): net.DropArgument {
+  const c = connectionOf(socket);
+  return {
+    localAddress: c.localAddress, localPort: c.localPort, localFamily: c.localFamily,
+    remoteAddress: c.remoteAddress, remotePort: c.remotePort, remoteFamily: c.remoteFamily,
+  };
+}
+
+/**
+ * Hands an accepted connection to a server as its own accept would (net's onconnection): refused
+ * at maxConnections (with 'drop') or when its blockList has the peer, as this Node's own accept
+ * does; then the server's noDelay / keepAlive options, its connection count (so close() waits
+ * for it and getConnections() counts it), then 'connection'.
  */
 export function deliverConnection(server: net.Server, socket: net.Socket): void {
   const s = server as unknown as ServerInternals;
-  if (s.maxConnections && s._connections >= s.maxConnections) return void socket.destroy();
+  const refused = refusal(s, socket);
+  if (refused !== null) {
+    if (refused === 'drop') server.emit('drop', dropInfo(socket));
+    return void socket.destroy();
+  }
   if (s.noDelay) socket.setNoDelay(true);
   if (s.keepAlive) socket.setKeepAlive(true, s.keepAliveInitialDelay ?? 0);
   const own = socket as unknown as SocketInternals;
