@@ -51,7 +51,7 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => { body += c; });
   req.on('end', () => res.end(JSON.stringify({
     pid: process.pid, method: req.method, body, address: server.address(), listening: server.listening, order,
-    headers: req.headers, remote: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted),
+    headers: req.headers, distinct: req.headersDistinct, remote: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted),
   })));
 });
 server.on('listening', () => order.push('listening'));
@@ -294,6 +294,7 @@ test('narwhal\'s guarantees on an adopted server: limits, forwarded headers, acc
   assert.is((await request(s.port, `/${'a'.repeat(300)}`)).status, 414);
   const r = JSON.parse((await request(s.port, '/', { headers: { 'x-forwarded-for': '6.6.6.6', 'x-kept': 'yes' } })).body);
   assert.is(r.headers['x-forwarded-for'], undefined, 'forwarded header from an untrusted peer removed');
+  assert.is(r.distinct['x-forwarded-for'], undefined, 'from headersDistinct too');
   assert.is(r.headers['x-kept'], 'yes');
   await waitFor(() => existsSync(access) && /"GET \/ HTTP\/1\.1" 200/.test(readFileSync(access, 'utf8')), 5000, 'the access log line');
   assert.match(readFileSync(access, 'utf8'), /"GET \/a+ HTTP\/1\.1" 414/);
