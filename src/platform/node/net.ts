@@ -49,17 +49,19 @@ interface SocketInternals {
 
 const netInternals = net as unknown as NetInternals;
 
+/** Both bind with it: the master its listeners, a worker its own sockets and what Node asks of a cluster primary. */
+const bindLacks = (): string[] => (typeof netInternals._createServerHandle === 'function' ? [] : ['net._createServerHandle']);
+
 /** What the master uses of node:net's internals that this Node lacks. */
 export function masterLacks(): string[] {
-  const missing: string[] = [];
-  if (typeof netInternals._createServerHandle !== 'function') missing.push('net._createServerHandle');
+  const missing = bindLacks();
   if (!('_handle' in new net.Socket())) missing.push('net.Socket#_handle');
   return missing;
 }
 
 /** What a worker uses of node:net's internals that this Node lacks. */
 export function workerLacks(): string[] {
-  const missing: string[] = [];
+  const missing = bindLacks();
   if (typeof (net.Server.prototype as unknown as ServerInternals)._listen2 !== 'function') missing.push('net.Server.prototype._listen2');
   const server = new net.Server();
   for (const field of ['_handle', '_connections']) if (!(field in server)) missing.push(`net.Server#${field}`);
