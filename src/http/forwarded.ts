@@ -85,8 +85,10 @@ export function stripForwarded(req: IncomingMessage): void {
   while (i < n && !isForwardedName(raw[i]!)) i += 2;
   if (i >= n) return;
   // Node builds these when first read, from rawHeaders and the count of fields it parsed (a
-  // shorter rawHeaders makes it throw): they are built before it shrinks, then fixed up.
-  const { headers, headersDistinct } = req;
+  // shorter rawHeaders makes it throw): they are built before it shrinks, then fixed up. An
+  // HTTP/2 request has no headersDistinct.
+  const headers = req.headers;
+  const distinct = req.headersDistinct as IncomingMessage['headersDistinct'] | undefined;
   let w = i;
   for (i += 2; i < n; i += 2) {
     if (isForwardedName(raw[i]!)) continue;
@@ -97,6 +99,6 @@ export function stripForwarded(req: IncomingMessage): void {
   raw.length = w;
   for (const name of DROPPED) {
     delete headers[name];
-    delete headersDistinct[name];
+    if (distinct) delete distinct[name];
   }
 }
