@@ -212,7 +212,10 @@ function honoursBlockList(): boolean {
   return blockListHonoured;
 }
 
-/** The TCP connection under a socket (a TLS socket's, or itself): its addresses are the peer's. */
+/**
+ * The TCP connection under a socket (a TLS socket's, or itself): its addresses are the ones the
+ * app sees, the client's a trusted PROXY preamble names included.
+ */
 const connectionOf = (socket: net.Socket): net.Socket => tlsParent(socket) ?? socket;
 
 /**
