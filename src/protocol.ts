@@ -1,6 +1,6 @@
 // Messages between the master and its workers over the IPC channel.
 import type { Settings } from './config/settings';
-import type { StandInAddress } from './platform/node-internals';
+import type { StandInAddress } from './platform/node/net';
 
 /** Where a listener is: what the app's adopted server reports, and the URL logs show. */
 interface Bound {

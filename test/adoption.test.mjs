@@ -5,6 +5,7 @@
 // as for `node app.js`; the real frameworks are in frameworks.test.mjs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import dgram from 'node:dgram';
 import { readFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -50,7 +51,7 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => { body += c; });
   req.on('end', () => res.end(JSON.stringify({
     pid: process.pid, method: req.method, body, address: server.address(), listening: server.listening, order,
-    headers: req.headers, remote: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted),
+    headers: req.headers, distinct: req.headersDistinct, remote: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted),
   })));
 });
 server.on('listening', () => order.push('listening'));
@@ -129,6 +130,19 @@ if (cluster.isPrimary) {
   udp.bind(0, '127.0.0.1');
   http.createServer((req, res) => res.end(JSON.stringify({ pid: process.pid, worker: cluster.worker.id, udp: udp.address().port > 0 }))).listen(8080);
 }
+`,
+  // UDP beside HTTP: a bound socket that echoes, and one that sends without binding first.
+  'udp.js': `
+const dgram = require('dgram');
+const http = require('http');
+const echo = dgram.createSocket('udp4');
+echo.on('message', (msg, from) => echo.send(msg, from.port, from.address));
+echo.bind(0);
+const sender = dgram.createSocket('udp4');
+let heard = null;
+sender.on('message', (msg) => { heard = String(msg); });
+sender.send('hello from ' + process.pid, Number(process.env.UDP_SINK), '127.0.0.1');
+http.createServer((req, res) => res.end(JSON.stringify({ pid: process.pid, echoPort: echo.address().port, heard }))).listen(3000);
 `,
 });
 const app = (name) => join(dir, name);
@@ -280,6 +294,7 @@ test('narwhal\'s guarantees on an adopted server: limits, forwarded headers, acc
   assert.is((await request(s.port, `/${'a'.repeat(300)}`)).status, 414);
   const r = JSON.parse((await request(s.port, '/', { headers: { 'x-forwarded-for': '6.6.6.6', 'x-kept': 'yes' } })).body);
   assert.is(r.headers['x-forwarded-for'], undefined, 'forwarded header from an untrusted peer removed');
+  assert.is(r.distinct['x-forwarded-for'], undefined, 'from headersDistinct too');
   assert.is(r.headers['x-kept'], 'yes');
   await waitFor(() => existsSync(access) && /"GET \/ HTTP\/1\.1" 200/.test(readFileSync(access, 'utf8')), 5000, 'the access log line');
   assert.match(readFileSync(access, 'utf8'), /"GET \/a+ HTTP\/1\.1" 414/);
@@ -326,6 +341,46 @@ test('a node:cluster script runs unchanged: workers take the worker branch (clus
   assert.is(ids.size, 2, 'each worker has its own cluster.worker.id');
   for (const pid of s.workers()) assert.equal(childPids(pid), [], `worker ${pid} forked nothing`);
   assert.is((await s.stop()).code, 0);
+});
+
+/** Sends `text` to 127.0.0.1:port from a fresh socket; resolves to the reply ('' if none within 2 s). */
+function udpExchange(port, text) {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    const done = (reply) => { clearTimeout(timer); socket.close(); resolve(reply); };
+    const timer = setTimeout(() => done(''), 2000);
+    socket.on('message', (msg) => done(String(msg)));
+    socket.send(text, port, '127.0.0.1');
+  });
+}
+
+test('an app with UDP sockets (bound, and sending unbound) serves HTTP with 2 workers; each worker\'s sockets work', async () => {
+  const sink = dgram.createSocket('udp4');
+  const hellos = new Set();
+  sink.on('message', (msg, from) => {
+    hellos.add(String(msg));
+    sink.send('ack', from.port, from.address);
+  });
+  await new Promise((resolve) => sink.bind(0, '127.0.0.1', resolve));
+  try {
+    const s = await startServer(['-w', '2', app('udp.js')], { workers: 2, env: { UDP_SINK: String(sink.address().port) } });
+    const pids = s.workers();
+    await waitFor(() => hellos.size === 2, 5000, 'a datagram from each worker');
+    const seen = new Map();
+    await waitFor(async () => {
+      const r = JSON.parse((await request(s.port)).body);
+      if (r.heard === 'ack') seen.set(r.pid, r);
+      return seen.size === 2;
+    }, 5000, 'both workers answering, each having heard the reply to its unbound send');
+    for (const [pid, r] of seen) {
+      assert.ok(pids.includes(pid));
+      assert.is(await udpExchange(r.echoPort, `ping ${pid}`), `ping ${pid}`);
+    }
+    assert.equal(s.workers(), pids, 'no worker was replaced');
+    assert.is((await s.stop()).code, 0);
+  } finally {
+    sink.close();
+  }
 });
 
 test('boot messages say what was found and what to do', async () => {

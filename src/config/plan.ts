@@ -9,7 +9,7 @@ import { readCgroup, type CgroupFacts } from '../platform/cgroup';
 import { planCompileCache, type CompileCachePlan } from '../platform/compile-cache';
 import { resolveWorkerCount, type WorkerCount } from '../platform/cpus';
 import { planHeap, type HeapPlan } from '../platform/heap';
-import { hasReusePort } from '../platform/node-features';
+import { hasReusePort } from '../platform/node/net';
 import { resolveIdentity, type WorkerIdentity } from '../platform/users';
 
 export interface PoolPlan {

@@ -75,8 +75,8 @@ const DROPPED = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarde
 
 /**
  * Removes Forwarded and X-Forwarded-{For,Proto,Host,Port} from a request of an untrusted
- * peer: from `req.rawHeaders` in place (what `req.headers`, `req.headersDistinct` and the
- * fetch bridge are built from) and, only when one was found, from `req.headers`.
+ * peer: from `req.rawHeaders` in place (what the fetch bridge reads), and, only when one was
+ * found, from `req.headers` and `req.headersDistinct`.
  */
 export function stripForwarded(req: IncomingMessage): void {
   const raw = req.rawHeaders;
@@ -84,6 +84,11 @@ export function stripForwarded(req: IncomingMessage): void {
   let i = 0;
   while (i < n && !isForwardedName(raw[i]!)) i += 2;
   if (i >= n) return;
+  // Node builds these when first read, from rawHeaders and the count of fields it parsed (a
+  // shorter rawHeaders makes it throw): they are built before it shrinks, then fixed up. An
+  // HTTP/2 request has no headersDistinct.
+  const headers = req.headers;
+  const distinct = req.headersDistinct as IncomingMessage['headersDistinct'] | undefined;
   let w = i;
   for (i += 2; i < n; i += 2) {
     if (isForwardedName(raw[i]!)) continue;
@@ -92,7 +97,8 @@ export function stripForwarded(req: IncomingMessage): void {
     w += 2;
   }
   raw.length = w;
-  // Built lazily from rawHeaders in Node >= 15; if something built it already, fix it up.
-  const headers = req.headers;
-  for (const name of DROPPED) delete headers[name];
+  for (const name of DROPPED) {
+    delete headers[name];
+    if (distinct) delete distinct[name];
+  }
 }

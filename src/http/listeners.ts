@@ -6,7 +6,7 @@ import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
 import { nodeDns } from '../platform/lazy-builtins';
-import { createServerHandle, type RawServerHandle, type StandInAddress } from '../platform/node-internals';
+import { bindHandle, type RawServerHandle, type StandInAddress } from '../platform/node/net';
 
 export type { RawServerHandle };
 
@@ -69,7 +69,7 @@ export async function bindOne(address: string, inheritedFd?: number): Promise<Li
   const parsed = parseAddress(address);
   if (inheritedFd !== undefined || parsed.kind === 'fd') {
     const fd = inheritedFd ?? parsed.fd;
-    const handle = createServerHandle(null, 0, -1, fd); // port 0: Node asserts !port with an fd
+    const handle = bindHandle(null, 0, -1, fd); // port 0: Node asserts !port with an fd
     if (typeof handle === 'number') fail(address, handle);
     const info: Record<string, unknown> = {};
     handle.getsockname?.(info);
@@ -80,7 +80,7 @@ export async function bindOne(address: string, inheritedFd?: number): Promise<Li
   }
   if (parsed.kind === 'unix') {
     removeStaleUnixSocket(parsed.path);
-    const handle = createServerHandle(parsed.path, -1, -1);
+    const handle = bindHandle(parsed.path, -1, -1);
     if (typeof handle === 'number') fail(address, handle);
     return { address, handle, unixPath: parsed.path, url: `unix:${parsed.path}` };
   }
@@ -97,7 +97,7 @@ export async function bindOne(address: string, inheritedFd?: number): Promise<Li
       throw new BindError(`cannot bind ${address}: cannot resolve host "${parsed.host}"`);
     }
   }
-  const handle = createServerHandle(host, parsed.port, family);
+  const handle = bindHandle(host, parsed.port, family);
   if (typeof handle === 'number') fail(address, handle);
   // libuv defers EADDRINUSE from bind() to listen(); a socket that did not get the asked
   // port did not bind.

@@ -7,6 +7,7 @@
 // long as one of the few fields looked at and not spelled the usual way.
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Settings } from '../config/settings';
+import { closeAfterResponse } from '../platform/node/http';
 
 export interface RequestLimits {
   /** Longest request line in bytes, CRLF included as Gunicorn counts it (0 = no own limit). */
@@ -37,17 +38,16 @@ const GUNICORN_MAX = 8190;
 
 /**
  * The http.Server options that carry the limits. `maxHeaderSize` stays Node's 16 KiB unless
- * the longest allowed request line plus the longest allowed field would not fit.
+ * the longest allowed request line plus the longest allowed field would not fit. (Strict
+ * parsing goes with them: platform/node/http.ts.)
  */
-export function serverOptions(limits: RequestLimits): Pick<ServerOptions, 'maxHeaderSize' | 'requireHostHeader' | 'insecureHTTPParser'> {
+export function serverOptions(limits: RequestLimits): Required<Pick<ServerOptions, 'maxHeaderSize' | 'requireHostHeader'>> {
   return {
     maxHeaderSize: Math.max(NODE_HEADER_SIZE, (limits.line || GUNICORN_MAX) + limits.fieldSize + 512),
     // Gunicorn serves an HTTP/1.1 request without Host (its corpus has many, valid), and so
     // do the proxies and health checkers that send them; Node would answer them 400. A Host
     // that is present is still checked below (more than one is refused).
     requireHostHeader: false,
-    // Never the lenient parser: it reopens the request-smuggling holes llhttp closes.
-    insecureHTTPParser: false,
   };
 }
 
@@ -168,7 +168,7 @@ export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
 /** Answers a refused request and closes the connection; the app never sees it. */
 export function refuse(res: ServerResponse, status: number): void {
-  res.shouldKeepAlive = false;
+  closeAfterResponse(res);
   res.writeHead(status, REASONS[status] ?? 'Bad Request', { Connection: 'close', 'Content-Length': '0' });
   res.end();
 }

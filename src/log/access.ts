@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { sentHead } from '../platform/node/http';
 
 export const DEFAULT_ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -52,12 +53,12 @@ const path = (url: string) => { const i = url.indexOf('?'); return i < 0 ? url :
 
 /**
  * A response header as sent. Headers given to writeHead() directly (as fetch bridges do) are
- * not in getHeader(); they are only in the header block Node wrote (`_header`).
+ * not in getHeader(); they are only in the head Node wrote.
  */
 export function sentHeader(res: ServerResponse, name: string): string | undefined {
   const value = res.getHeader(name);
   if (value !== undefined) return Array.isArray(value) ? value.join(', ') : String(value);
-  const raw = (res as unknown as { _header?: string | null })._header;
+  const raw = sentHead(res);
   if (!raw) return undefined;
   return sentFieldPattern(name).exec(raw)?.[1];
 }

@@ -10,6 +10,7 @@ import { BindError } from '../http/listeners';
 import { Logger } from '../log/logger';
 import { readCgroup } from '../platform/cgroup';
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
+import { missingInternals, unsupportedNode } from '../platform/node';
 import { systemdNotifier, takeListenFds } from '../platform/systemd';
 import { parseAppSpec } from '../worker/app-spec';
 import { Arbiter } from './arbiter';
@@ -74,6 +75,12 @@ async function boot(argv: string[]): Promise<void> {
     // The app loads as in a worker (worker/check-app.ts): whatever it listens on is adopted.
     const { checkApp } = await import('../worker/check-app');
     process.exit(await checkApp(settings, cwd, plan.tls));
+  }
+  // Before anything binds: a Node that lacks an internal the master uses is refused in one line.
+  const missing = missingInternals('master');
+  if (missing.length > 0) {
+    process.stderr.write(`${unsupportedNode(missing)}\n`);
+    process.exit(1);
   }
   const log = new Logger(settings.log_level, settings.error_logfile, settings.log_format);
   masterLog = log;

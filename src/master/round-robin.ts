@@ -4,8 +4,8 @@
 //
 // The master keeps its own copy of each connection until the worker has it. The receipt costs
 // nothing: a child's Node answers every handle it gets with an internal ACK before anything in
-// the child can read from the socket (node-internals.ts), so until that ACK nobody has read a
-// byte and the connection can still go to another worker:
+// the child can read from the socket (platform/node/child_process.ts), so until that ACK nobody
+// has read a byte and the connection can still go to another worker:
 //   - a worker that dies (SIGKILL, crash) with connections sent but not received: they go to
 //     another worker when its IPC channel closes (by then every receipt it sent has been read);
 //   - a worker out of file descriptors refuses the handle (NACK): the next worker gets it;
@@ -13,11 +13,12 @@
 //     so no client ever hangs on a connection the master could not hand over.
 // With --sticky the master first reads each connection's request line (sticky.ts) and routes
 // by session; the handle then goes over exactly as above, with the bytes read.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Settings } from '../config/settings';
 import type { Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
-import { detachHandle, onHandleReceipt, type RawServerHandle } from '../platform/node-internals';
+import { onHandleReceipt } from '../platform/node/child_process';
+import { acceptOn, detachHandle, pausedSocketOn, type RawServerHandle } from '../platform/node/net';
 import { readHead, type Head, type StickyRouter } from './sticky';
 import type { WorkerHandle } from './worker-handle';
 
@@ -72,12 +73,10 @@ export class RoundRobin {
 
   start(listeners: Listener[], backlog: number): void {
     listeners.forEach((listener, index) => {
-      listener.handle.onconnection = (status, client) => {
-        if (status !== 0 || !client) return;
+      acceptOn(listener.handle, backlog, (client) => {
         if (this.sticky) this.readThenRoute(index, client, this.sticky);
         else this.dispatch({ listener: index, client, since: 0, handovers: 0 });
-      };
-      listener.handle.listen(backlog);
+      });
     });
     if (this.sticky) setInterval(() => this.sticky!.router.sweep(), 60_000).unref();
   }
@@ -118,7 +117,7 @@ export class RoundRobin {
 
   /** --sticky: reads the connection's request line (or only its PROXY preamble under TLS), then routes it. */
   private readThenRoute(listener: number, client: RawServerHandle, sticky: StickyRouting): void {
-    const socket = new net.Socket({ handle: client, allowHalfOpen: true, readable: true, writable: true, manualStart: true } as net.SocketConstructorOpts);
+    const socket = pausedSocketOn(client);
     // Until it is handed over, an error (a reset) only ends this connection.
     socket.on('error', () => socket.destroy());
     const preamble = sticky.preamble(socket.remoteAddress);

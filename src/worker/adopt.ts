@@ -1,6 +1,6 @@
 // Adoption: in a worker, the app's listen() calls do not bind (as in a node:cluster worker,
-// whose listen() is shared through the primary). net.Server#listen is patched before the app
-// loads, so http, https, http2 and tls servers are covered too. The rule, in order:
+// whose listen() is shared through the primary). listen() is intercepted on every net.Server
+// before the app loads, so http, https, http2 and tls servers are covered too. The rule, in order:
 //   1. the server narwhal already serves (an exported one) listening: nothing to bind, its
 //      callback runs;
 //   2. the app's first listening server is *adopted*, whatever port or path it asks for: it
@@ -17,8 +17,9 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import {
-  StandInHandle, listenOnHandle, normalizeListenArgs, type ListenCallback, type RawServerHandle, type StandInAddress,
-} from '../platform/node-internals';
+  StandInHandle, interceptListen, listenOnHandle, normalizeListenArgs, type Listen, type ListenCallback, type RawServerHandle,
+  type StandInAddress,
+} from '../platform/node/net';
 
 /** What an app's listen() asked for. */
 export type Asked = { host?: string; port: number } | { path: string };
@@ -41,8 +42,6 @@ export interface AdoptionHost {
 const IDLE_POLLS = 3;
 const IDLE_POLL_MS = 100;
 
-type Listen = (this: net.Server, ...args: unknown[]) => net.Server;
-
 /** An error as Node's own listen() reports it (code, errno, syscall, address, port). */
 function listenError(errno: number, asked: Asked): NodeJS.ErrnoException {
   const code = getSystemErrorName(errno);
@@ -60,21 +59,23 @@ export class Adoption {
   /** What the primary's own listen() asked for (null if it never called listen). */
   primaryAsked: Asked | null = null;
   private readonly aliases = new Set<net.Server>();
-  private readonly original: Listen = net.Server.prototype.listen as Listen;
+  /** Node's own listen(), once intercepted. */
+  private original: Listen | null = null;
   private waiting: Array<(server: net.Server) => void> = [];
 
   constructor(private readonly host: AdoptionHost) {}
 
   install(): void {
-    const adoption = this;
-    net.Server.prototype.listen = function listen(this: net.Server, ...args: unknown[]) {
-      return adoption.listen(this, args);
-    } as typeof net.Server.prototype.listen;
+    this.original = interceptListen((server, args) => this.listen(server, args));
   }
 
   /** narwhal's own listening sockets (shared and reuseport modes) bypass the rule. */
   listenDirectly(server: net.Server, ...args: unknown[]): net.Server {
-    return this.original.apply(server, args);
+    return this.nodeListen(server, args);
+  }
+
+  private nodeListen(server: net.Server, args: unknown[]): net.Server {
+    return (this.original ?? net.Server.prototype.listen as Listen).apply(server, args);
   }
 
   /** The servers the app's shutdown must close: the primary and its aliases. */
@@ -126,20 +127,19 @@ export class Adoption {
   }
 
   private listen(server: net.Server, args: unknown[]): net.Server {
-    const [given, cb] = normalizeListenArgs(args);
-    const options = (given._handle ?? given.handle ?? given) as Record<string, unknown>;
+    const [options, cb] = normalizeListenArgs(args);
     const asked = askedOf(args, options);
     // An fd, a handle, or arguments Node refuses: Node's own listen() does (or throws) it.
     if (asked === null) {
       if (typeof options.fd === 'number') this.host.notice(`The app listens on fd ${options.fd} itself: not served by narwhal`);
-      return this.original.apply(server, args);
+      return this.nodeListen(server, args);
     }
     if (server === this.primary) {
       this.primaryAsked ??= asked;
       if (cb) process.nextTick(() => cb.call(server));
       return server;
     }
-    if (server.listening) return this.original.apply(server, args); // ERR_SERVER_ALREADY_LISTEN
+    if (server.listening) return this.nodeListen(server, args); // ERR_SERVER_ALREADY_LISTEN
     if (!this.primary) return this.adopt(server, asked, cb);
     if (this.isAlias(asked)) {
       this.aliases.add(server);
@@ -149,7 +149,7 @@ export class Adoption {
     }
     if ('port' in asked && asked.port === 0) {
       this.host.notice(`The app listens on an ephemeral port (${describeAsked(asked)}): bound by this worker, not served by narwhal`);
-      return this.original.apply(server, args);
+      return this.nodeListen(server, args);
     }
     this.once(server, cb);
     this.share(server, asked, Number(options.backlog) || 511);

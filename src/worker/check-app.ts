@@ -3,12 +3,18 @@
 // would serve, or why it cannot. Resolves with the exit code (0 fine, 1 not).
 import type { Settings } from '../config/settings';
 import type { TlsConfig } from '../http/tls';
-import { StandInHandle, type StandInAddress } from '../platform/node-internals';
+import { missingInternals, unsupportedNode } from '../platform/node';
+import { StandInHandle, type StandInAddress } from '../platform/node/net';
 import { Adoption } from './adopt';
 import { AppLoadError, loadApp } from './load-app';
 import { servedProtocols } from './protocols';
 
 export async function checkApp(settings: Settings, cwd: string, tls: TlsConfig | null): Promise<number> {
+  const missing = missingInternals('worker');
+  if (missing.length > 0) {
+    process.stderr.write(`${unsupportedNode(missing)}\n`);
+    return 1;
+  }
   try {
     Object.assign(process.env, settings.raw_env);
     const served: StandInAddress = { address: '127.0.0.1', family: 'IPv4', port: 0 };

@@ -2,13 +2,12 @@
 // true, `cluster.isPrimary` false and `cluster.worker` is set, so that code written for
 // node:cluster runs unchanged — @socket.io/sticky's setupWorker(io) (which refuses to run
 // elsewhere), and scripts that fork in the primary and listen in the workers (they take the
-// worker branch here, and their listen() is adopted). Node's cluster child module itself is not
-// loaded: it would route listen() to a primary that does not speak its protocol. What Node's net
-// and dgram then ask of the "primary" (`cluster._getServer`, for a listen() narwhal leaves to
-// Node and a UDP bind) is answered in the worker: it binds itself.
-import cluster from 'node:cluster';
+// worker branch here, and their listen() is adopted). What a cluster worker asks of its primary
+// is done in the worker: a listen() narwhal leaves to Node binds here (platform/node/cluster.ts),
+// and so does every UDP socket (platform/node/dgram.ts).
 import { EventEmitter } from 'node:events';
-import { bindInWorker } from '../platform/node-internals';
+import { poseAsClusterWorker } from '../platform/node/cluster';
+import { bindUdpExclusively } from '../platform/node/dgram';
 
 export function presentAsClusterWorker(id: number): void {
   const worker = Object.assign(new EventEmitter(), {
@@ -22,5 +21,6 @@ export function presentAsClusterWorker(id: number): void {
     kill: () => process.kill(process.pid, 'SIGTERM'),
   });
   process.on('message', (message: unknown) => worker.emit('message', message));
-  Object.assign(cluster, { isWorker: true, isPrimary: false, isMaster: false, worker, _getServer: bindInWorker });
+  poseAsClusterWorker(worker);
+  bindUdpExclusively();
 }

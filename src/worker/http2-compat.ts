@@ -13,6 +13,7 @@
 //     app fails every HTTP/2 request, and its worker with it (a TypeError in IncomingMessage#_read).
 import http from 'node:http';
 import http2 from 'node:http2';
+import { membersOf, pinMembers } from '../platform/node/http2';
 import { WRAPS } from './adapters';
 
 /** A request listener that replaces the prototype of req and res (Express 4 and 5 apps). */
@@ -70,17 +71,10 @@ export class BridgedResponse extends http2.Http2ServerResponse {
   }
 }
 
-const ownMembers = (...protos: object[]): PropertyDescriptorMap => {
-  const members: PropertyDescriptorMap = {};
-  // The base class first, so that the subclass's members win.
-  for (const proto of protos.reverse()) Object.assign(members, Object.getOwnPropertyDescriptors(proto));
-  Reflect.deleteProperty(members, 'constructor');
-  return members;
-};
-const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype);
-const RESPONSE_MEMBERS = ownMembers(BridgedResponse.prototype, http2.Http2ServerResponse.prototype);
+const REQUEST_MEMBERS = membersOf(http2.Http2ServerRequest.prototype);
+const RESPONSE_MEMBERS = membersOf(BridgedResponse.prototype, http2.Http2ServerResponse.prototype);
 
 export function keepOwnMembers(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
-  Object.defineProperties(req, REQUEST_MEMBERS);
-  Object.defineProperties(res, RESPONSE_MEMBERS);
+  pinMembers(req, REQUEST_MEMBERS);
+  pinMembers(res, RESPONSE_MEMBERS);
 }

@@ -17,7 +17,10 @@ import {
   ALLOWED_METHODS, checkHttp2Request, checkRequest, maxHeadersCount, refuse, refuseStream, requestLimits, serverOptions, type RequestLimits,
 } from '../http/request-checks';
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
-import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
+import {
+  closeAfterResponse, connectionsCheckingIntervalOf, maxHeaderSizeOf, setConnectionsCheckingInterval, setStrictParsing,
+} from '../platform/node/http';
+import { tlsParent } from '../platform/node/tls';
 import { closeSession } from './http2-session';
 
 /** The Instrumented a tracked connection or an open response reports to (shared listeners). */
@@ -195,15 +198,14 @@ export class Instrumented {
 
   /**
    * narwhal's server settings on a server it did not make: the limits and Gunicorn's parsing
-   * rules always; the keep-alive timeout only if the app left Node's default.
+   * rules always, strictly; the keep-alive timeout only if the app left Node's default.
    */
   private applyServerPolicy(server: http.Server): void {
     const options = serverOptions(this.limits);
-    const own = server as http.Server & { maxHeaderSize?: number; requireHostHeader?: boolean; insecureHTTPParser?: boolean };
-    own.maxHeaderSize = Math.max(own.maxHeaderSize ?? 0, options.maxHeaderSize!);
-    own.requireHostHeader = options.requireHostHeader!;
-    // Never the lenient parser: it reopens the request-smuggling holes llhttp closes.
-    own.insecureHTTPParser = false;
+    setStrictParsing(server, {
+      maxHeaderSize: Math.max(maxHeaderSizeOf(server) ?? 0, options.maxHeaderSize),
+      requireHostHeader: options.requireHostHeader,
+    });
     server.maxHeadersCount = maxHeadersCount(this.limits);
     if (server.keepAliveTimeout === NODE_KEEP_ALIVE_MS) server.keepAliveTimeout = this.settings.keep_alive * 1000;
     // reliability: header_timeout and request_timeout, where the app left Node's; Node checks
@@ -212,9 +214,7 @@ export class Instrumented {
     if (server.requestTimeout === NODE_REQUEST_TIMEOUT_MS) server.requestTimeout = Math.round(this.settings.request_timeout * 1000);
     const shortest = Math.min(...[server.headersTimeout, server.requestTimeout].filter((t) => t > 0));
     if (Number.isFinite(shortest)) {
-      const own = server as http.Server & { connectionsCheckingInterval: number };
-      own.connectionsCheckingInterval = Math.max(100, Math.min(own.connectionsCheckingInterval, 1000, Math.round(shortest / 4)));
-      restartConnectionChecks(server);
+      setConnectionsCheckingInterval(server, Math.max(100, Math.min(connectionsCheckingIntervalOf(server), 1000, Math.round(shortest / 4))));
     }
   }
 
@@ -303,7 +303,7 @@ export class Instrumented {
     const peer = h2 && this.access ? socket[kTls] ?? socket : req.socket;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
     if (this.draining) {
-      res.shouldKeepAlive = false;
+      closeAfterResponse(res);
       if (socket[kGoawayNext]) {
         socket[kGoawayNext] = false;
         closeSession(socket[kSession]!, true);
@@ -414,7 +414,7 @@ export class Instrumented {
   drainRequests(closeIdle: boolean): Promise<void> {
     this.draining = true;
     this.closingIdle = closeIdle;
-    for (const res of this.openResponses) if (!res.headersSent) res.shouldKeepAlive = false;
+    for (const res of this.openResponses) if (!res.headersSent) closeAfterResponse(res);
     for (const socket of this.sockets) {
       const session = socket[kSession];
       if (session) this.drainSession(socket, session);

@@ -7,7 +7,7 @@ import { TlsError, loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
 import { compileCacheDir, flushCompileCache } from '../platform/compile-cache';
-import { missingInternals } from '../platform/node-internals';
+import { missingInternals, unsupportedNode } from '../platform/node';
 import { Adoption } from './adopt';
 import { ConnectionFeed } from './deliver';
 import { EngineIoSessions } from './engine-io-sessions';
@@ -74,10 +74,8 @@ export async function runWorker(): Promise<void> {
 
   const boot = await waitForBoot();
   process.title = `narwhal: worker [${boot.settings.proc_name ?? boot.app}]`;
-  const missing = missingInternals();
-  if (missing.length > 0) {
-    return bootFailed(`Node.js ${process.version} lacks what narwhal needs to serve an app (${missing.join(', ')}); use the narwhal binary or Node.js 20, 22 or 24`);
-  }
+  const missing = missingInternals('worker');
+  if (missing.length > 0) return bootFailed(unsupportedNode(missing));
   // The heartbeat starts before the app loads: a boot that blocks the event loop past
   // --timeout is a hung worker too.
   const counters = newCounters();

@@ -1,7 +1,7 @@
 // Requests a worker makes of its master and waits on: for now, binding an extra address the app
 // listens on (adopt.ts, rule 5). The master answers each with `listen-result`, the listening
 // handle riding along, or an errno.
-import type { RawServerHandle } from '../platform/node-internals';
+import type { RawServerHandle } from '../platform/node/net';
 import type { MasterMessage, WorkerMessage } from '../protocol';
 import type { Asked } from './adopt';
 

@@ -9,28 +9,23 @@
 //      adopted, so their 'close' listeners run; promises they return are awaited;
 //   3. wait for the connections the app took over (WebSockets) to close; exit.
 // The app's SIGTERM listeners must not run when the signal arrives (they could exit mid-
-// request), so SIGTERM reaching process.emit goes to narwhal alone until stage 2 releases it.
+// request), so SIGTERM goes to narwhal alone until stage 2 releases it.
 import type net from 'node:net';
-
-type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
+import { divertSignal } from '../platform/node/process';
 
 export class AppSignals {
   private releasing = false;
 
   /** Installs the deferral; `onSigterm` is narwhal's own handling of the signal. */
   constructor(onSigterm: () => void) {
-    const emit = process.emit as Emit;
-    const self = this;
-    process.emit = function deferringEmit(this: NodeJS.Process, event: string | symbol) {
-      if (event === 'SIGTERM' && !self.releasing) {
-        onSigterm();
-        return true;
-      }
-      return Reflect.apply(emit, this, arguments) as boolean;
-    } as typeof process.emit;
+    divertSignal('SIGTERM', () => {
+      if (this.releasing) return false;
+      onSigterm();
+      return true;
+    });
     // One listener of ours keeps Node's signal watcher on whatever the app adds or removes, so a
-    // SIGTERM never takes Node's default action (exit) in a worker. Added after the wrapper:
-    // Node binds process.emit when a signal's first listener is added.
+    // SIGTERM never takes Node's default action (exit) in a worker. Added after the diversion,
+    // which must come before the signal's first listener.
     process.on('SIGTERM', ownListener);
   }
 
