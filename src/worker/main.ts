@@ -157,7 +157,7 @@ export async function runWorker(): Promise<void> {
 
   const access = boot.settings.access_logfile ? new AccessLog(boot.settings.access_logfile, boot.settings.access_logformat) : null;
   // USR1 (passed on by the master): reopen the log files logrotate has moved away.
-  process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); });
+  process.on('SIGUSR1', () => { log.reopen(); access?.reopen(); log.debug('Reopened the log files'); });
   const http = new Instrumented(app.server, boot.settings, counters, log, access);
   if (boot.settings.sticky) http.sessions = new EngineIoSessions(send);
   http.preRequest = hooks.requestHook('preRequest');
