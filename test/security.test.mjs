@@ -1,0 +1,125 @@
+// Security probes (docs/security.md): each one does what an outside client, a local user or the
+// app itself would do to get past a trust boundary, and checks it does not. Clients connect on
+// 127.0.0.0/8; a source address other than 127.0.0.1 (127.0.0.2) stands in for an untrusted
+// peer, since the defaults trust loopback proxies only (127.0.0.1, ::1). Tests that need root
+// (-u nobody) say so and check the refusal they can otherwise.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { FIXTURES, killAll, request, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
+
+test.after(killAll);
+
+const ECHO = join(FIXTURES, 'echo.js');
+const ROOT = process.getuid() === 0;
+const UNTRUSTED = '127.0.0.2';
+
+/** A temp app readable by any user (workers may run as nobody). */
+function openApp(files) {
+  const dir = tempApp(files);
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Whether a TCP port on 127.0.0.1 refuses connections. */
+const refused = (port, host = '127.0.0.1') => new Promise((resolve) => {
+  const s = net.connect(port, host);
+  s.once('connect', () => { s.destroy(); resolve(false); });
+  s.once('error', () => resolve(true));
+});
+
+/** Whether a unix socket answers a connect. */
+const answers = (path) => new Promise((resolve) => {
+  const s = net.connect(path);
+  s.once('connect', () => { s.destroy(); resolve(true); });
+  s.once('error', () => resolve(false));
+});
+
+/** Sends `bytes` from `localAddress`, collects the reply until close or `ms`. */
+function exchange(port, bytes, { ms = 2000, localAddress = '127.0.0.1' } = {}) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    const chunks = [];
+    let closed = false;
+    const finish = () => { clearTimeout(timer); socket.destroy(); resolve({ data: Buffer.concat(chunks).toString('latin1'), closed }); };
+    const timer = setTimeout(finish, ms);
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => { closed = true; finish(); });
+    socket.write(bytes);
+  });
+}
+
+// ---- 1. privilege separation: the app cannot make the root master bind for it ---------------
+
+/** An app that serves on 3000 and asks for one extra address, reporting how that went. */
+const extraApp = (target) => `
+const http = require('http');
+http.createServer((req, res) => res.end('app ' + process.pid)).listen(3000);
+const extra = http.createServer((req, res) => res.end('extra'));
+extra.on('error', (err) => console.log('EXTRA-ERROR ' + err.code));
+extra.listen(${JSON.stringify(target)}, () => console.log('EXTRA-LISTENING'));
+`;
+
+test('1. -u nobody: an extra listen() on a privileged port is refused, not bound by the root master', async () => {
+  if (!ROOT) return;
+  const dir = openApp({ 'app.js': extraApp(1023) });
+  const s = await startServer(['-w', '1', '-u', 'nobody', join(dir, 'app.js')], { workers: 1 });
+  await s.waitForLog(/The app asked to listen on :1023: refused: workers run as uid 65534.*port 1023/);
+  await waitFor(() => /EXTRA-ERROR EACCES/.test(s.stdout), 5000, 'the app told EACCES');
+  assert.ok(await refused(1023), 'nothing listens on 1023');
+  assert.is((await request(s.port)).status, 200, 'the worker keeps serving');
+  await s.stop();
+});
+
+test('1. -u nobody: an extra unix socket in a root-only directory is refused; a live socket is never taken over', async () => {
+  if (!ROOT) return;
+  const base = openApp({});
+  const secret = join(base, 'root-only');
+  mkdirSync(secret, { mode: 0o700 });
+  const dir = openApp({ 'app.js': extraApp(join(secret, 'app.sock')) });
+  const s = await startServer(['-w', '1', '-u', 'nobody', join(dir, 'app.js')], { workers: 1 });
+  await s.waitForLog(/The app asked to listen on unix:\S+root-only\/app\.sock: refused: workers run as uid 65534.*may not enter/);
+  assert.not.ok(existsSync(join(secret, 'app.sock')), 'no socket made in the root-only directory');
+  await s.stop();
+
+  // A live root-owned socket in a directory anyone may write: the app asks for its path.
+  const shared = join(base, 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o777);
+  const path = join(shared, 'root.sock');
+  const live = net.createServer((c) => { c.on('error', () => {}); c.end('root service\n'); }).listen(path);
+  await new Promise((r) => live.once('listening', r));
+  try {
+    const dir2 = openApp({ 'app.js': extraApp(path) });
+    const s2 = await startServer(['-w', '1', '-u', 'nobody', join(dir2, 'app.js')], { workers: 1 });
+    await s2.waitForLog(/The app asked to listen on unix:\S+root\.sock: refused: a live socket is at that path/);
+    assert.ok(await answers(path), 'the root service still answers at its path');
+    assert.is(statSync(path).uid, 0);
+    await s2.stop();
+    // Not as a bind either: the master refuses to start on a live socket rather than unlink it.
+    const s3 = await startServer(['-w', '1', '-b', `unix:${path}`, ECHO]);
+    const { code } = await s3.exit;
+    assert.is(code, 1);
+    assert.match(s3.log, /cannot bind unix:\S+root\.sock: address already in use/);
+    assert.ok(await answers(path), 'still answers after the refused bind');
+  } finally {
+    live.close();
+  }
+});
+
+test('1. a worker cannot ask the master for a file descriptor (fd://N)', async () => {
+  const dir = openApp({ 'app.js': `
+const http = require('http');
+http.createServer((req, res) => res.end('app')).listen(3000);
+process.send({ t: 'listen', id: 999, address: 'fd://0', backlog: 511 });
+` });
+  const s = await startServer(['-w', '1', join(dir, 'app.js')], { workers: 1 });
+  await s.waitForLog(/The app asked to listen on fd:\/\/0: refused: a worker cannot ask for a file descriptor/);
+  assert.is((await request(s.port)).status, 200);
+  await s.stop();
+});
+
+test.run();
