@@ -122,4 +122,52 @@ process.send({ t: 'listen', id: 999, address: 'fd://0', backlog: 511 });
   await s.stop();
 });
 
+// ---- 2. trust nobody by default: forwarded headers, PROXY preambles and h2c ----------------
+
+const GET = (path, headers = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`;
+const bodyOf = (data) => { const at = data.indexOf('\r\n\r\n'); return at < 0 ? null : JSON.parse(data.slice(at + 4)); };
+
+test('2. defaults: X-Forwarded-* and Forwarded from a non-loopback peer are removed; from 127.0.0.1 they pass', async () => {
+  const s = await startServer(['-w', '1', ECHO], { workers: 1 });
+  const spoof = 'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\n';
+  const direct = bodyOf((await exchange(s.port, GET('/', spoof), { localAddress: UNTRUSTED })).data);
+  assert.is(direct.remoteAddress, UNTRUSTED);
+  assert.is(direct.headers['x-forwarded-for'], undefined, 'X-Forwarded-For from an untrusted peer');
+  assert.is(direct.headers.forwarded, undefined);
+  assert.is(direct.headers['x-forwarded-proto'], undefined);
+  const proxied = bodyOf((await exchange(s.port, GET('/', spoof))).data);
+  assert.is(proxied.headers['x-forwarded-for'], '6.6.6.6', 'a loopback proxy is trusted');
+  await s.stop();
+});
+
+test('2. defaults: a PROXY v1 / v2 preamble from a non-loopback peer is refused; the made-up address never reaches the app', async () => {
+  const log = join(tempApp({}), 'access.log');
+  const s = await startServer(['-w', '1', '--proxy-protocol', '--access-logfile', log, '--access-logformat', '%(h)s %(U)s', ECHO], { workers: 1 });
+  const v1 = Buffer.from('PROXY TCP4 6.6.6.6 127.0.0.1 1234 80\r\n');
+  const v2 = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), Buffer.from([0x21, 0x11, 0, 12, 6, 6, 6, 6, 127, 0, 0, 1, 4, 210, 0, 80])]);
+  for (const [what, preamble] of [['v1', v1], ['v2', v2]]) {
+    const { data } = await exchange(s.port, Buffer.concat([preamble, Buffer.from(GET(`/${what}`))]), { localAddress: UNTRUSTED });
+    assert.match(data, /^HTTP\/1\.1 400 /, `${what} from ${UNTRUSTED}: ${JSON.stringify(data.slice(0, 80))}`);
+    assert.not.ok(data.includes('6.6.6.6'));
+  }
+  const trusted = bodyOf((await exchange(s.port, Buffer.concat([v1, Buffer.from(GET('/trusted'))]))).data);
+  assert.is(trusted.remoteAddress, '6.6.6.6', 'a loopback proxy\'s preamble is read');
+  await waitFor(() => existsSync(log) && /\/trusted/.test(readFileSync(log, 'utf8')), 5000, 'access log');
+  assert.not.match(readFileSync(log, 'utf8'), /6\.6\.6\.6 \/v[12]/);
+  assert.is((await request(s.port)).status, 200, 'the worker keeps serving');
+  await s.stop();
+});
+
+test('2. defaults: the h2c preface from a non-loopback peer is not HTTP/2', async () => {
+  const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', ECHO], { workers: 1 });
+  const preface = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from('000000040000000000', 'hex')]);
+  const untrusted = await exchange(s.port, preface, { localAddress: UNTRUSTED, ms: 1500 });
+  assert.ok(untrusted.data === '' || /^HTTP\/1\.1 4\d\d /.test(untrusted.data), `untrusted: ${JSON.stringify(untrusted.data.slice(0, 40))}`);
+  const trusted = await exchange(s.port, preface, { ms: 500 });
+  // A SETTINGS frame (type 4) first: the loopback proxy speaks HTTP/2.
+  assert.is(trusted.data.charCodeAt(3), 4, 'trusted peer gets HTTP/2 SETTINGS');
+  assert.is((await request(s.port)).status, 200);
+  await s.stop();
+});
+
 test.run();

@@ -181,8 +181,8 @@ export const SETTINGS = {
   }),
   forwarded_allow_ips: setting({
     name: 'forwarded_allow_ips', flag: '--forwarded-allow-ips <ips>', type: listOf(allowEntry),
-    default: ['*'], section: 'server', repeatable: true,
-    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded, which are removed from requests of other peers (default *: passed through, as plain Node does; list your proxies to stop spoofing); with proxy_protocol also the peers whose PROXY preamble is accepted (Gunicorn\'s proxy_allow_ips). Unix-socket peers are trusted',
+    default: ['127.0.0.1', '::1'], section: 'server', repeatable: true,
+    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted as proxies: to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded (removed from requests of other peers), a PROXY preamble (with proxy_protocol; Gunicorn\'s proxy_allow_ips) and the h2c preface (with http2_cleartext). Default loopback only, as Gunicorn; in a container list the ingress (e.g. the pod network\'s CIDR). Unix-socket peers are trusted',
   }),
   proxy_protocol: setting({
     name: 'proxy_protocol', flag: '--proxy-protocol', type: boolean, default: false, section: 'server',
