@@ -19,6 +19,7 @@ import {
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
 import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
 import { closeSession } from './http2-session';
+import { StreamDeadlines } from './http2-deadlines';
 
 /** The Instrumented a tracked connection or an open response reports to (shared listeners). */
 const kInstrumented = Symbol('narwhal.instrumented');
@@ -125,6 +126,8 @@ export class Instrumented {
   /** forwarded_allow_ips compiled; `trustAll` (`*`) skips the per-request test altogether. */
   private readonly trusted: PeerMatcher;
   private readonly trustAll: boolean;
+  /** request_timeout for HTTP/2 streams (node:http2 has none of its own). */
+  private readonly deadlines: StreamDeadlines;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
   /** --sticky: told of each request and upgrade the app gets (engine-io-sessions.ts). */
@@ -144,6 +147,7 @@ export class Instrumented {
     this.limits = requestLimits(settings);
     this.trustAll = settings.forwarded_allow_ips.includes('*');
     this.trusted = peerMatcher(settings.forwarded_allow_ips);
+    this.deadlines = new StreamDeadlines(Math.round(settings.request_timeout * 1000));
     this.attach();
   }
 
@@ -329,6 +333,7 @@ export class Instrumented {
       return true;
     }
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    if (h2) this.deadlines.watch(req, res);
     this.onRequest(++this.counters.requests);
     this.sessions?.request(req, res);
     this.preRequest?.(req, res);
