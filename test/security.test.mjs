@@ -6,8 +6,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
+import { makeCertificate } from './helpers/certs.mjs';
 import { FIXTURES, killAll, request, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 
 test.after(killAll);
@@ -168,6 +170,71 @@ test('2. defaults: the h2c preface from a non-loopback peer is not HTTP/2', asyn
   assert.is(trusted.data.charCodeAt(3), 4, 'trusted peer gets HTTP/2 SETTINGS');
   assert.is((await request(s.port)).status, 200);
   await s.stop();
+});
+
+// ---- 3. a timeout on every way in: HTTP/2 streams ---------------------------------------------
+
+test('3. HTTP/2: a stream that sends 1 of 100 body bytes is reset at request_timeout (logged 408); the session goes on', async () => {
+  const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', '--header-timeout', '1', '--request-timeout', '2', ECHO], { workers: 1 });
+  const session = http2.connect(`http://127.0.0.1:${s.port}`);
+  session.on('error', () => {});
+  try {
+    const started = Date.now();
+    const outcomes = await Promise.all([0, 1, 2].map(() => new Promise((resolve) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/slow', 'content-length': '100' }, { endStream: false });
+      stream.on('error', () => {});
+      stream.write('x');
+      stream.on('response', (h) => resolve({ status: h[':status'], ms: Date.now() - started }));
+      stream.on('close', () => resolve({ rst: stream.rstCode, ms: Date.now() - started }));
+      setTimeout(() => resolve({ open: true }), 8000);
+    })));
+    for (const o of outcomes) {
+      assert.not.ok(o.open, 'stream still open after 8 s');
+      assert.ok(o.status === 408 || o.rst !== undefined, JSON.stringify(o));
+      assert.ok(o.ms >= 1500 && o.ms < 5000, `ended at ${o.ms} ms`);
+    }
+    // The same session still serves.
+    const ok = await new Promise((resolve) => {
+      const stream = session.request({ ':path': '/after' });
+      stream.on('response', (h) => resolve(h[':status']));
+      stream.on('error', () => resolve(null));
+      stream.resume();
+    });
+    assert.is(ok, 200);
+  } finally {
+    session.destroy();
+    await s.stop();
+  }
+});
+
+// ---- 4. TLS handshake timeout -----------------------------------------------------------------
+
+/** Opens a connection from `localAddress`, sends `bytes` (if any), resolves when the server closes it, or null after `ms`. */
+function closedAfter(port, { bytes, ms = 15000, localAddress = '127.0.0.1' } = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    const timer = setTimeout(() => { socket.destroy(); resolve(null); }, ms);
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve(Date.now() - started); });
+    socket.on('data', () => {});
+    if (bytes) socket.write(bytes);
+  });
+}
+
+test('4. TLS: a connection that never sends a ClientHello is closed at the handshake timeout, and does not hold a drain', async () => {
+  const { cert, key } = makeCertificate(tempApp({}));
+  const s = await startServer(['-w', '1', '--certfile', cert, '--keyfile', key, '--header-timeout', '2', '--graceful-timeout', '20', ECHO], { workers: 1 });
+  const silent = await closedAfter(s.port, { ms: 8000 });
+  assert.ok(silent !== null && silent >= 1500 && silent < 5000, `closed after ${silent} ms`);
+  // A silent connection during a graceful stop: the master is done long before graceful_timeout.
+  const pending = closedAfter(s.port, { ms: 15000 });
+  await sleep(200);
+  const t0 = Date.now();
+  const { code } = await s.stop();
+  assert.is(code, 0);
+  assert.ok(Date.now() - t0 < 8000, `stop took ${Date.now() - t0} ms`);
+  await pending;
 });
 
 test.run();

@@ -22,6 +22,16 @@ import type { ServedProtocols } from './protocols';
 /** How long a cleartext connection may take to say whether it is HTTP/2 (Node's headersTimeout). */
 const PREFACE_TIMEOUT_MS = 60_000;
 
+/** The most a TLS handshake takes from a real client, even on a poor link (Node's default is 120 s). */
+const MAX_HANDSHAKE_MS = 10_000;
+
+/**
+ * How long a client gets to complete its TLS handshake: header_timeout, at most 10 s, so that
+ * a connection that never sends a ClientHello neither lives for Node's 120 s nor holds a drain.
+ */
+export const handshakeTimeoutMs = (headerTimeout: number): number =>
+  headerTimeout > 0 ? Math.min(MAX_HANDSHAKE_MS, Math.round(headerTimeout * 1000)) : MAX_HANDSHAKE_MS;
+
 /** Starts a listening socket of narwhal's own, outside the listen() adoption rule. */
 export type ListenDirectly = (server: net.Server, options: net.ListenOptions & { fd?: number }, backlog: number, cb: () => void) => void;
 
@@ -48,7 +58,9 @@ export class ConnectionFeed {
 
   private createTlsFront(config: TlsConfig): tls.Server {
     const { alpn, http1 } = this.protocols;
-    const front = nodeTls().createServer({ ...config.options, ALPNProtocols: alpn ?? ['http/1.1'] });
+    const front = nodeTls().createServer({
+      ...config.options, ALPNProtocols: alpn ?? ['http/1.1'], handshakeTimeout: handshakeTimeoutMs(this.settings.header_timeout),
+    });
     front.on('secureConnection', (secure: tls.TLSSocket) => {
       // cert_reqs optional: a client without a certificate is served, one whose certificate
       // does not verify is not (as Python's CERT_OPTIONAL, Gunicorn's).
