@@ -237,4 +237,36 @@ test('4. TLS: a connection that never sends a ClientHello is closed at the hands
   await pending;
 });
 
+// ---- 5. worker_connections ----------------------------------------------------------------------
+
+/** A connection that has sent `bytes` and collects what comes back. */
+function openConnection(port, bytes = '') {
+  const socket = net.connect(port, '127.0.0.1');
+  const conn = { socket, data: '', closed: false };
+  socket.on('data', (c) => { conn.data += c; });
+  socket.on('error', () => {});
+  socket.on('close', () => { conn.closed = true; });
+  if (bytes) socket.write(bytes);
+  return conn;
+}
+
+for (const mode of ['shared', 'round-robin']) {
+  test(`5. worker_connections (${mode}): a connection over the cap waits unread until one closes; nothing crashes`, async () => {
+    const s = await startServer(['-w', '1', '--distribution', mode, '--worker-connections', '2', ECHO], { workers: 1 });
+    const idle = [openConnection(s.port), openConnection(s.port)];
+    await sleep(300);
+    const third = openConnection(s.port, GET('/third'));
+    await sleep(700);
+    assert.is(third.data, '', 'not served while two connections are open');
+    assert.not.ok(third.closed);
+    await waitFor(() => /worker_connections \(2\) reached/.test(s.log), 3000, 'the warning');
+    idle[0].socket.destroy();
+    await waitFor(() => /^HTTP\/1\.1 200 /.test(third.data), 3000, 'the waiting connection served once one closed');
+    idle[1].socket.destroy();
+    assert.is((await request(s.port)).status, 200);
+    assert.is(s.count(/Booting worker/), 1, 'no worker crashed');
+    await s.stop();
+  });
+}
+
 test.run();

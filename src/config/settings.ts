@@ -248,6 +248,10 @@ export const SETTINGS = {
     defaultText: 'auto, or $WEB_CONCURRENCY when set', section: 'workers',
     help: 'Number of worker processes, or auto to size the pool from the CPUs the container may use',
   }),
+  worker_connections: setting({
+    name: 'worker_connections', flag: '--worker-connections <n>', type: integer(0, 2 ** 20), default: 1000, section: 'workers',
+    help: 'The most connections one worker serves at once (Gunicorn\'s and nginx\'s); more wait, unread, until one closes (up to backlog of them, each for at most header_timeout; beyond that they are closed). WebSockets count: raise it for many long-lived connections (0 = no cap)',
+  }),
   timeout: setting({
     name: 'timeout', flag: '-t, --timeout <seconds>', type: seconds(0), default: 30, section: 'workers',
     help: 'A worker whose event loop is blocked this long is killed and replaced (0 = never)',

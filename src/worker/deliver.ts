@@ -16,6 +16,8 @@ import type { TlsConfig } from '../http/tls';
 import { nodeTls } from '../platform/lazy-builtins';
 import { deliverConnection, socketFromHandle, tlsParent } from '../platform/node-internals';
 import type { Http2Bridge } from './http2-bridge';
+import type { Logger } from '../log/logger';
+import { ConnectionCap } from './connection-cap';
 import type { Instrumented } from './instrument';
 import type { ServedProtocols } from './protocols';
 
@@ -43,13 +45,17 @@ export class ConnectionFeed {
   /** HTTP/2 for an http.Server. */
   private readonly bridge: Http2Bridge | null;
   private stopped = false;
+  /** worker_connections: connections over it wait, unread (connection-cap.ts). */
+  private readonly cap: ConnectionCap;
 
   constructor(
     private readonly http: Instrumented,
     private readonly settings: Settings,
     tlsConfig: TlsConfig | null,
     private readonly protocols: ServedProtocols,
+    log: Logger,
   ) {
+    this.cap = new ConnectionCap(settings.worker_connections, settings.backlog, (settings.header_timeout || 60) * 1000, log);
     // The bridge (and node:http2 with it) loads only for a worker that speaks HTTP/2.
     const bridge = protocols.h2 === 'bridge' ? (require('./http2-bridge') as typeof import('./http2-bridge')).Http2Bridge : null;
     this.bridge = bridge ? new bridge(http.server as http.Server, settings, (s) => http.session(s)) : null;
@@ -113,6 +119,10 @@ export class ConnectionFeed {
   }
 
   private admit(socket: net.Socket): void {
+    this.cap.admit(socket, (s) => this.admitNow(s));
+  }
+
+  private admitNow(socket: net.Socket): void {
     this.http.track(socket);
     // A preamble is read from trusted peers only, and trust is decided on the real peer, before
     // the preamble replaces it.
