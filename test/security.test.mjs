@@ -269,4 +269,49 @@ for (const mode of ['shared', 'round-robin']) {
   });
 }
 
+// ---- 6. --sticky: the master's head read is linear and bounded --------------------------------
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+test('6. --sticky: a dripped request line is read only up to the line limit, then refused 4xx by a worker; little master CPU', async () => {
+  const s = await startServer(['-w', '1', '--sticky', ECHO], { workers: 1 });
+  const before = cpuSeconds(s.pid);
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.setNoDelay(true);
+  let reply = '';
+  socket.on('data', (c) => { reply += c; });
+  socket.on('error', () => {});
+  const started = Date.now();
+  socket.write('GET /');
+  // 60 KB in 600 drips: the master must not wait for (or re-scan) all of it.
+  for (let i = 0; i < 600 && !reply && !socket.destroyed; i++) {
+    socket.write('a'.repeat(100));
+    await sleep(2);
+  }
+  await waitFor(() => reply, 8000, 'a reply');
+  const ms = Date.now() - started;
+  socket.destroy();
+  assert.match(reply, /^HTTP\/1\.1 4(14|31) /, JSON.stringify(reply.slice(0, 60)));
+  assert.ok(ms < 3000, `answered after ${ms} ms (the master waited for more than the line limit)`);
+  assert.ok(cpuSeconds(s.pid) - before < 0.2, `master CPU ${cpuSeconds(s.pid) - before} s`);
+  assert.is((await request(s.port)).status, 200);
+  await s.stop();
+});
+
+test('6. --sticky: at most backlog connections are read at once; more are routed unread', async () => {
+  const s = await startServer(['-w', '1', '--sticky', '--backlog', '4', ECHO], { workers: 1 });
+  const silent = Array.from({ length: 4 }, () => openConnection(s.port));
+  await sleep(300);
+  const fifth = openConnection(s.port, GET('/fifth'));
+  await waitFor(() => /^HTTP\/1\.1 200 /.test(fifth.data), 3000, 'the fifth connection served');
+  await waitFor(() => /sticky: 4 connections \(backlog\) are being read at once/.test(s.log), 3000, 'the warning');
+  for (const c of silent) c.socket.destroy();
+  await s.stop();
+});
+
 test.run();
