@@ -314,4 +314,38 @@ test('6. --sticky: at most backlog connections are read at once; more are routed
   await s.stop();
 });
 
+// ---- 7. upgrade and CONNECT go through the request checks -------------------------------------
+
+const TAKEOVER_APP = `
+const http = require('http');
+const server = http.createServer((req, res) => res.end('http'));
+server.on('upgrade', (req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: x\\r\\nConnection: Upgrade\\r\\n\\r\\nREACHED upgrade'));
+server.on('connect', (req, socket) => socket.end('HTTP/1.1 200 Connection Established\\r\\n\\r\\nREACHED connect'));
+server.listen(3000);
+`;
+
+test('7. upgrade and CONNECT: too many fields, a duplicate Host, an overlong request line are refused before the app', async () => {
+  const dir = openApp({ 'app.js': TAKEOVER_APP });
+  const s = await startServer(['-w', '1', join(dir, 'app.js')], { workers: 1 });
+  const upgrade = 'Upgrade: x\r\nConnection: Upgrade\r\n';
+  const many = Array.from({ length: 150 }, (_, i) => `X-F${i}: v\r\n`).join('');
+  const cases = [
+    ['150 fields', `GET / HTTP/1.1\r\nHost: x\r\n${upgrade}${many}\r\n`, 431],
+    ['duplicate Host', `GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n${upgrade}\r\n`, 400],
+    ['6000-byte line', `GET /${'a'.repeat(6000)} HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`, 414],
+    ['CONNECT, 150 fields', `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n${many}\r\n`, 431],
+    ['CONNECT, duplicate Host', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nHost: evil:443\r\n\r\n', 400],
+  ];
+  for (const [what, bytes, status] of cases) {
+    const { data } = await exchange(s.port, bytes);
+    assert.ok(data.startsWith(`HTTP/1.1 ${status} `), `${what}: ${JSON.stringify(data.slice(0, 60))}`);
+    assert.not.ok(data.includes('REACHED'), `${what} reached the app`);
+  }
+  // What passes the checks still reaches the app's handlers.
+  assert.match((await exchange(s.port, `GET / HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`)).data, /REACHED upgrade/);
+  assert.match((await exchange(s.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).data, /REACHED connect/);
+  assert.is(s.count(/Booting worker/), 1);
+  await s.stop();
+});
+
 test.run();

@@ -14,7 +14,7 @@ import { DURATION_BUCKETS } from '../protocol';
 import type { AccessLog } from '../log/access-log';
 import type { Logger } from '../log/logger';
 import {
-  ALLOWED_METHODS, checkHttp2Request, checkRequest, maxHeadersCount, refuse, refuseStream, requestLimits, serverOptions, type RequestLimits,
+  ALLOWED_METHODS, checkHttp2Request, checkRequest, maxHeadersCount, refuse, refuseSocket, refuseStream, requestLimits, serverOptions, type RequestLimits,
 } from '../http/request-checks';
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
 import { restartConnectionChecks, tlsParent } from '../platform/node-internals';
@@ -170,10 +170,12 @@ export class Instrumented {
         case 'checkExpectation':
           return self.request(emit, event, a as IncomingMessage, b as ServerResponse);
         case 'upgrade':
+          if (self.refuseTakeover(a as IncomingMessage, b as net.Socket)) return true;
           self.upgraded(a as IncomingMessage);
           break;
         case 'connect':
           if (this.listenerCount('connect') <= 1) return self.refuseConnect(b as net.Socket);
+          if (self.refuseTakeover(a as IncomingMessage, b as net.Socket)) return true;
           self.upgraded(a as IncomingMessage);
           break;
         case 'clientError':
@@ -376,6 +378,15 @@ export class Instrumented {
     this.sessions?.upgrade(req, req.socket);
     socket[kUpgraded] = true;
     this.checkIdle();
+  }
+
+  /** The request checks for an upgrade or a CONNECT the app would take over: refused 4xx before it does. */
+  private refuseTakeover(req: IncomingMessage, socket: net.Socket): boolean {
+    const refused = checkRequest(req, this.limits);
+    if (refused === 0) return false;
+    if (this.metrics) record(this.counters, refused, 0);
+    refuseSocket(socket, refused);
+    return true;
   }
 
   /** CONNECT to an app that does not handle it: 405, counted, connection closed. */
