@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { makeCertificate } from './helpers/certs.mjs';
-import { FIXTURES, killAll, request, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
+import { FIXTURES, killAll, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 
 test.after(killAll);
 
@@ -345,6 +345,82 @@ test('7. upgrade and CONNECT: too many fields, a duplicate Host, an overlong req
   assert.match((await exchange(s.port, `GET / HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`)).data, /REACHED upgrade/);
   assert.match((await exchange(s.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).data, /REACHED connect/);
   assert.is(s.count(/Booting worker/), 1);
+  await s.stop();
+});
+
+// ---- 8. the control socket: nothing crashes it; ctl trusts no stranger -------------------------
+
+/** Sends `bytes` to a unix socket (optionally in pieces, optionally leaving it open), resolves the reply. */
+function control(path, bytes, { end = true, ms = 8000 } = {}) {
+  return new Promise((resolve) => {
+    const socket = net.connect(path);
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); resolve({ data, timedOut: true }); }, ms);
+    socket.on('data', (c) => { data += c; });
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve({ data }); });
+    socket.on('connect', () => (end ? socket.end(bytes) : socket.write(bytes)));
+  });
+}
+
+test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow and flooding requests get error replies; the master runs on', async () => {
+  const sock = join(tempApp({}), 'ctl.sock');
+  const s = await startServer(['-w', '1', '--control-socket', sock, ECHO], { workers: 1 });
+  const malformed = ['null\n', '[]\n', '"status"\n', '42\n', 'true\n', '{}\n', '{"command":5}\n', '{"command":"status","n":"x"}\n',
+    '{"command":"scale","n":{}}\n', '{"command":"stop","quick":"yes"}\n', '{"command":{"toString":1}}\n', 'not json\n', '\n', '{"command":"__proto__"}\n'];
+  // Random bytes, seeded so a failure can be replayed.
+  let seed = 7;
+  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  for (let i = 0; i < 40; i++) malformed.push(Buffer.from(Array.from({ length: 1 + (rand() % 200) }, () => rand() % 256)));
+  for (const bytes of malformed) {
+    const { data } = await control(sock, bytes);
+    const reply = JSON.parse(data);
+    assert.is(reply.ok, false, `${JSON.stringify(String(bytes))}: ${data}`);
+  }
+  const long = await control(sock, 'x'.repeat(70 * 1024), { end: false });
+  assert.match(long.data, /"ok":false.*longer than/);
+  const slow = await control(sock, '{"command":', { end: false });
+  assert.match(slow.data, /"ok":false.*no complete request/);
+  // A flood: 60 connections at once that say nothing; then a real request is still answered.
+  const flood = Array.from({ length: 60 }, () => control(sock, '', { end: false, ms: 9000 }));
+  const busy = await Promise.all(flood);
+  assert.ok(busy.some((r) => /busy/.test(r.data)), 'connections over the cap get a busy reply');
+  const status = JSON.parse((await control(sock, '{"command":"status"}\n')).data);
+  assert.is(status.ok, true);
+  assert.is(status.master.pid, s.pid);
+  assert.ok(s.child.exitCode === null, 'the master is running');
+  assert.is((await request(s.port)).status, 200);
+  await s.stop();
+});
+
+test('8. narwhal ctl runs no narwhal.config.js it is not told to; refuses a socket of another user or in a directory others may write', async () => {
+  const dir = tempApp({ 'narwhal.config.js': `require('fs').writeFileSync(${JSON.stringify('MARKER')}, 'ran'); module.exports = { control_socket: '/nonexistent.sock' };\n` });
+  const r = await runCli(['ctl', 'status'], { cwd: dir });
+  assert.is(r.code, 2, r.stderr);
+  assert.not.ok(existsSync(join(dir, 'MARKER')), 'the config code ran');
+  assert.match(r.stderr, /narwhal\.config\.js is not read without -c/);
+
+  const base = tempApp({});
+  // A socket owned by another user (here nobody), listening.
+  if (ROOT) {
+    const path = join(base, 'other.sock');
+    const fake = net.createServer((c) => { c.on('error', () => {}); c.end('{"ok":true,"message":"fake"}\n'); }).listen(path);
+    await new Promise((res) => fake.once('listening', res));
+    (await import('node:fs')).chownSync(path, 65534, 65534);
+    const o = await runCli(['ctl', '--control-socket', path, 'reload']);
+    fake.close();
+    assert.is(o.code, 1);
+    assert.match(o.stderr, /owned by uid 65534, neither root nor you/);
+  }
+  // A directory anyone may write (no sticky bit): the socket in it could be a stand-in.
+  const open = join(base, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const sock = join(open, 'ctl.sock');
+  const s = await startServer(['-w', '1', '--control-socket', sock, ECHO], { workers: 1 });
+  const w = await runCli(['ctl', '--control-socket', sock, 'status']);
+  assert.is(w.code, 1);
+  assert.match(w.stderr, /is writable by others \(mode 777\)/);
   await s.stop();
 });
 
