@@ -424,4 +424,54 @@ test('8. narwhal ctl runs no narwhal.config.js it is not told to; refuses a sock
   await s.stop();
 });
 
+// ---- 9. identities and files -------------------------------------------------------------------
+
+const idsOf = (pid) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { uid: Number(/^Uid:\s+(\d+)/m.exec(status)[1]), gid: Number(/^Gid:\s+(\d+)/m.exec(status)[1]) };
+};
+
+test('9. a numeric --user without --group: workers take the gid of its passwd entry, never gid 0', async () => {
+  if (!ROOT) return;
+  const s = await startServer(['-w', '1', '-u', '65534', join(FIXTURES, 'pid.js')], { workers: 1 });
+  for (const pid of s.workers()) assert.equal(idsOf(pid), { uid: 65534, gid: 65534 });
+  await s.stop();
+  const r = await runCli(['-u', '4242421', join(FIXTURES, 'pid.js')]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /"4242421" has no entry in \/etc\/passwd to take its group from; give group too/);
+});
+
+test('9. the pidfile replaces a symlink at its path rather than writing through it; a log in a directory others may write follows no symlink', async () => {
+  const dir = tempApp({ 'victim': 'precious\n' });
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const { symlinkSync, lstatSync } = await import('node:fs');
+  symlinkSync(join(dir, 'victim'), join(open, 'narwhal.pid'));
+  symlinkSync(join(dir, 'victim'), join(open, 'access.log'));
+  const s = await startServer(['-w', '1', '--pid', join(open, 'narwhal.pid'), '--access-logfile', join(open, 'access.log'), ECHO], { workers: 1 });
+  await request(s.port);
+  await sleep(200);
+  assert.is(readFileSync(join(dir, 'victim'), 'utf8'), 'precious\n', 'the symlink target was written');
+  assert.ok(lstatSync(join(open, 'narwhal.pid')).isFile(), 'the pidfile is a file of its own');
+  assert.is(readFileSync(join(open, 'narwhal.pid'), 'utf8'), `${s.pid}\n`);
+  assert.match(s.log, /cannot write log \S+access\.log/);
+  assert.is((await request(s.port)).status, 200);
+  await s.stop();
+});
+
+test('9. access log atoms escape control characters as nginx does: a newline in the Basic-auth user cannot forge a line', async () => {
+  const log = join(tempApp({}), 'access.log');
+  const s = await startServer(['-w', '1', '--access-logfile', log, ECHO], { workers: 1 });
+  const forged = 'x\n127.0.0.1 - admin [01/Jan/2026] "GET /admin HTTP/1.1" 200 2 "-" "-"';
+  const auth = Buffer.from(`${forged}:pw`).toString('base64');
+  await exchange(s.port, GET('/probe', `Authorization: Basic ${auth}\r\nUser-Agent: a"b\\c\td\r\n`));
+  await waitFor(() => existsSync(log) && /probe/.test(readFileSync(log, 'utf8')), 5000, 'the access log line');
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  assert.is(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0], /^127\.0\.0\.1 - x\\x0A127\.0\.0\.1 - admin \[01\/Jan\/2026\] \\x22GET \/admin HTTP\/1\.1\\x22 200 2 \\x22-\\x22 \\x22-\\x22 \[/);
+  assert.match(lines[0], /"a\\x22b\\x5Cc\\x09d"$/);
+  await s.stop();
+});
+
 test.run();
