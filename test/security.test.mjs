@@ -474,4 +474,37 @@ test('9. access log atoms escape control characters as nginx does: a newline in 
   await s.stop();
 });
 
+// ---- 10. admin: scrapes coalesce; connections are capped and timed ---------------------------
+
+/** A free port on 127.0.0.1. */
+const freePort = () => new Promise((resolve) => {
+  const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
+});
+
+test('10. admin: 40 concurrent /metrics scrapes share their fan-outs to the workers', async () => {
+  const admin = await freePort();
+  const s = await startServer(['-w', '2', '--admin-bind', `127.0.0.1:${admin}`, ECHO], { workers: 2 });
+  const before = s.count(/Metrics: asking \d+ worker/);
+  const all = await Promise.all(Array.from({ length: 40 }, () => request(admin, '/metrics')));
+  assert.ok(all.every((r) => r.status === 200));
+  const rounds = s.count(/Metrics: asking \d+ worker/) - before;
+  assert.ok(rounds >= 1 && rounds <= 10, `${rounds} fan-outs for 40 scrapes`);
+  await s.stop();
+});
+
+test('10. admin: a silent connection is closed within seconds; connections beyond the cap are closed at once', async () => {
+  const admin = await freePort();
+  const s = await startServer(['-w', '1', '--admin-bind', `127.0.0.1:${admin}`, ECHO], { workers: 1 });
+  const silent = await closedAfter(admin, { ms: 12000 });
+  assert.ok(silent !== null && silent < 9000, `silent admin connection closed after ${silent} ms`);
+  const conns = Array.from({ length: 80 }, () => openConnection(admin));
+  await sleep(800);
+  const closed = conns.filter((c) => c.closed).length;
+  assert.ok(closed >= 10, `${closed} of 80 closed`);
+  for (const c of conns) c.socket.destroy();
+  await sleep(200);
+  assert.is((await request(admin, '/healthz')).status, 200);
+  await s.stop();
+});
+
 test.run();
