@@ -507,4 +507,61 @@ test('10. admin: a silent connection is closed within seconds; connections beyon
   await s.stop();
 });
 
+// ---- 11. deployment: chart, --reload, systemd --------------------------------------------------
+
+test('11. Helm: trustedProxies reaches forwarded_allow_ips; the optional NetworkPolicy opens the admin port to the namespace only', async () => {
+  const { requireHelm, template, validateObject, lint } = await import('./helpers/k8s.mjs');
+  requireHelm();
+  const r = template({ set: ['networkPolicy.enabled=true', 'narwhal.trustedProxies={10.244.0.0/16}'] });
+  assert.is(r.status, 0, r.stderr);
+  for (const doc of r.docs) assert.equal(validateObject(doc), [], `${doc.kind}`);
+  const config = JSON.parse(r.docs.find((d) => d.kind === 'ConfigMap').data['narwhal.config.json']);
+  assert.equal(config.forwarded_allow_ips, ['10.244.0.0/16']);
+  const policy = r.docs.find((d) => d.kind === 'NetworkPolicy');
+  assert.ok(policy, 'a NetworkPolicy');
+  const admin = policy.spec.ingress.find((rule) => rule.ports.some((p) => p.port === 'admin'));
+  assert.equal(admin.from, [{ podSelector: {} }]);
+  const defaults = template({});
+  assert.is(defaults.docs.filter((d) => d.kind === 'NetworkPolicy').length, 0, 'off by default');
+  assert.equal(JSON.parse(defaults.docs.find((d) => d.kind === 'ConfigMap').data['narwhal.config.json']).forwarded_allow_ips, ['127.0.0.1', '::1']);
+  const bad = template({ set: ['narwhal.trustedProxies={not an ip}'] });
+  assert.is.not(bad.status, 0, 'a malformed proxy entry is refused by the schema');
+  const l = lint(undefined, []);
+  assert.is(l.status ?? 0, 0, l.stderr ?? '');
+});
+
+test('11. --reload follows no symlink out of the app directory', async () => {
+  const outside = tempApp({ 'lib.js': 'module.exports = 1;\n' });
+  const dir = tempApp({ 'app.js': "module.exports = (req, res) => res.end('v1');\n" });
+  const { symlinkSync, writeFileSync } = await import('node:fs');
+  symlinkSync(outside, join(dir, 'linked'));
+  const s = await startServer(['-w', '1', '--reload', 'app.js'], { cwd: dir, workers: 1 });
+  await s.waitForLog(/Reload: watching /);
+  await sleep(300);
+  writeFileSync(join(outside, 'lib.js'), 'module.exports = 2;\n');
+  await sleep(1500);
+  assert.is(s.count(/Reloading: /), 0, 'a change behind a symlink reloaded');
+  // A change in the app directory itself still reloads.
+  writeFileSync(join(dir, 'app.js'), "module.exports = (req, res) => res.end('v2');\n");
+  await s.waitForLog(/Reloading: app\.js changed/, 8000);
+  await s.stop();
+});
+
+test('11. the systemd unit in docs is sandboxed and passes systemd-analyze verify', async () => {
+  const { execFileSync, spawnSync } = await import('node:child_process');
+  const { cpSync, writeFileSync } = await import('node:fs');
+  const unit = readFileSync(join(process.cwd(), 'docs/systemd/narwhal.service'), 'utf8');
+  for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'CapabilityBoundingSet=']) {
+    assert.ok(unit.split('\n').includes(line), `missing ${line}`);
+  }
+  try { execFileSync('systemd-analyze', ['--version'], { stdio: 'ignore' }); } catch { return; }
+  const dir = tempApp({});
+  writeFileSync(join(dir, 'narwhal.service'), unit.replace(/\/usr\/local\/bin\/narwhal/g, process.execPath));
+  cpSync(join(process.cwd(), 'docs/systemd/narwhal.socket'), join(dir, 'narwhal.socket'));
+  const r = spawnSync('systemd-analyze', ['verify', '--man=no', 'narwhal.service', 'narwhal.socket'], { cwd: dir, encoding: 'utf8', timeout: 30000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /narwhal\.(service|socket)/, r.stderr);
+});
+
 test.run();
