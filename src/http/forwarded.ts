@@ -84,6 +84,11 @@ export function stripForwarded(req: IncomingMessage): void {
   let i = 0;
   while (i < n && !isForwardedName(raw[i]!)) i += 2;
   if (i >= n) return;
+  // Node builds req.headers and req.headersDistinct lazily from rawHeaders, counting the fields
+  // it was given (Node 22 and later would read past a shortened list and throw, taking the
+  // worker down): build them now, from the whole list, and remove the names from them below.
+  const headers = req.headers;
+  const distinct = (req as { headersDistinct?: Record<string, string[]> }).headersDistinct;
   let w = i;
   for (i += 2; i < n; i += 2) {
     if (isForwardedName(raw[i]!)) continue;
@@ -92,7 +97,8 @@ export function stripForwarded(req: IncomingMessage): void {
     w += 2;
   }
   raw.length = w;
-  // Built lazily from rawHeaders in Node >= 15; if something built it already, fix it up.
-  const headers = req.headers;
-  for (const name of DROPPED) delete headers[name];
+  for (const name of DROPPED) {
+    delete headers[name];
+    if (distinct) delete distinct[name];
+  }
 }
