@@ -1,12 +1,16 @@
 // `narwhal ctl [--control-socket PATH] [-c FILE] COMMAND`: talks to a running master over its
 // control socket (src/master/control.ts). The socket is --control-socket, else
-// NARWHAL_CONTROL_SOCKET, else control_socket in the config file (-c FILE or narwhal.config.*).
+// NARWHAL_CONTROL_SOCKET, else control_socket in the config file (-c FILE, else only a
+// narwhal.config.json in the working directory: ctl runs no config code it is not told to). A
+// socket not owned by root or the caller, or in a directory others may write, is refused.
 //   status [--json]  each worker's pid, state, age, requests served, RSS, event-loop lag; the target
 //   reload           as HUP          scale N | incr | decr   the pool's target
 //   reopen-logs      as USR1         stop [--quick]          as TERM (INT with --quick)
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, resolveSettings } from './config/load';
+import { ConfigError, DEFAULT_CONFIG_FILES, resolveSettings } from './config/load';
 import type { ControlRequest, PoolStatus } from './master/control';
 
 const USAGE = 'narwhal ctl [--control-socket PATH] [-c FILE] status [--json] | reload | scale N | incr | decr | reopen-logs | stop [--quick]';
@@ -63,9 +67,43 @@ export function formatStatus(status: PoolStatus): string {
 async function socketPath(flag: string | undefined, config: string | undefined): Promise<string> {
   if (flag) return flag;
   if (process.env.NARWHAL_CONTROL_SOCKET) return process.env.NARWHAL_CONTROL_SOCKET;
-  const { settings } = await resolveSettings(config ? { config } : {}, process.env, process.cwd());
-  if (settings.control_socket) return settings.control_socket;
-  throw new CtlError('no control socket: give --control-socket PATH (or NARWHAL_CONTROL_SOCKET), as the master was started with', 2);
+  // Config code runs only when named (-c FILE, or NARWHAL_CONFIG): found in the working directory,
+  // only narwhal.config.json is read (data), never a .js, .mjs or .cjs file (code that would run
+  // as whoever runs ctl, often root, from a directory the app may write).
+  const named = config ?? process.env.NARWHAL_CONFIG;
+  const json = join(process.cwd(), 'narwhal.config.json');
+  const file = named ?? (existsSync(json) ? json : null);
+  if (file) {
+    const { settings } = await resolveSettings({ config: file }, process.env, process.cwd());
+    if (settings.control_socket) return settings.control_socket;
+  }
+  const skipped = named ? [] : DEFAULT_CONFIG_FILES.filter((f) => !f.endsWith('.json') && existsSync(join(process.cwd(), f)));
+  throw new CtlError('no control socket: give --control-socket PATH (or NARWHAL_CONTROL_SOCKET), as the master was started with' +
+    (skipped.length ? ` (${skipped[0]} is not read without -c ${skipped[0]}: ctl runs no config code it is not told to)` : ''), 2);
+}
+
+/**
+ * Whether the socket at `path` may be trusted to be the master's: owned by root or the caller,
+ * in a directory no one else may write (a sticky one, as /tmp, only with the socket owned as
+ * above). Anything else could be a stand-in made by another user to read ctl's requests or
+ * answer them falsely.
+ */
+export function checkSocketOwner(path: string, uid = process.getuid?.() ?? 0): string | null {
+  let st;
+  let dir;
+  try {
+    st = lstatSync(path);
+    dir = statSync(dirname(resolve(path)));
+  } catch {
+    return null; // missing: request() says so
+  }
+  if (!st.isSocket()) return `${path} is not a socket`;
+  if (st.uid !== 0 && st.uid !== uid) return `${path} is owned by uid ${st.uid}, neither root nor you (uid ${uid}): refusing to talk to it`;
+  const othersWrite = (dir.mode & 0o022) !== 0;
+  const sticky = (dir.mode & 0o1000) !== 0;
+  if (othersWrite && !sticky) return `${dirname(resolve(path))} is writable by others (mode ${(dir.mode & 0o7777).toString(8)}): the socket in it could be anyone's; refusing to talk to it`;
+  if (dir.uid !== 0 && dir.uid !== uid) return `${dirname(resolve(path))} is owned by uid ${dir.uid}, neither root nor you: refusing to talk to its socket`;
+  return null;
 }
 
 function toRequest(words: string[], quick: boolean): ControlRequest {
@@ -104,6 +142,8 @@ async function ctl(argv: string[]): Promise<number> {
   const req = toRequest(parsed.positionals, Boolean(parsed.values.quick));
   if (parsed.values.json && req.command !== 'status') throw new CtlError('--json goes with status', 2);
   const path = await socketPath(parsed.values['control-socket'], parsed.values.config);
+  const distrust = checkSocketOwner(path);
+  if (distrust) throw new CtlError(distrust, 1);
   const reply = await request(path, req);
   if (reply.ok !== true) throw new CtlError(String(reply.error ?? 'the master refused the command'), 1);
   if (req.command === 'status') {

@@ -9,6 +9,7 @@
 // time is represented by its last heartbeat.
 // The master's own process metrics come from prom-client's default collectors.
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import type { WorkerHandle } from '../master/worker-handle';
 import { RESTART_REASONS } from '../master/worker-handle';
@@ -29,10 +30,20 @@ export const SCRAPE_TIMEOUT_MS = 500;
  * Asks every worker that serves or drains for its counters (a booting one has counted nothing
  * and answers only once its app is loaded); resolves when all answered or the timeout passed.
  */
-export async function refreshWorkerStats(arbiter: Arbiter, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<void> {
+export function refreshWorkerStats(arbiter: Arbiter, timeoutMs = SCRAPE_TIMEOUT_MS, log?: Logger): Promise<void> {
+  // Concurrent scrapes share one round of reports: a burst of scrapes costs the workers one IPC
+  // message each, not one per scrape.
+  let round = refreshing.get(arbiter);
+  if (round) return round;
   const serving = [...arbiter.workers.values()].filter((w) => w.state === 'ready' || w.state === 'draining');
-  await Promise.all(serving.map((w) => w.requestReport(timeoutMs)));
+  log?.debug(`Metrics: asking ${serving.length} worker(s) for their counters`);
+  round = Promise.all(serving.map((w) => w.requestReport(timeoutMs))).then(() => {}).finally(() => refreshing.delete(arbiter));
+  refreshing.set(arbiter, round);
+  return round;
 }
+
+/** The round of reports in flight, per master. */
+const refreshing = new WeakMap<Arbiter, Promise<void>>();
 
 export class Totals {
   codes = new Array<number>(CODE_CLASSES.length).fill(0);

@@ -54,6 +54,11 @@ export class ReadinessTracker {
   }
 }
 
+/** The admin server's limits: small headers, seconds to send them, few connections at once. */
+const ADMIN_LIMITS = { maxHeaderSize: 8192, headersTimeout: 5000, requestTimeout: 10_000, connectionsCheckingInterval: 1000 } as const;
+/** Connections beyond this are closed on accept (probes and scrapers need a handful). */
+const ADMIN_MAX_CONNECTIONS = 64;
+
 export interface AdminServer {
   server: http.Server;
   url: string;
@@ -102,7 +107,7 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger,
         return json(res, r.ready ? 200 : 503, r);
       }
       case '/metrics': {
-        await refreshWorkerStats(arbiter);
+        await refreshWorkerStats(arbiter, undefined, log);
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
         return void res.end(text);
@@ -111,7 +116,8 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger,
         return json(res, 404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] });
     }
   };
-  const server = http.createServer((req, res) => {
+  // Bounded as every way in is: a probe or a scrape is one small request, answered at once.
+  const server = http.createServer({ ...ADMIN_LIMITS }, (req, res) => {
     handle(req, res).catch((err) => {
       log.error(`Admin ${req.url}: ${(err as Error)?.message ?? err}`);
       if (!res.headersSent) json(res, 500, { error: 'internal error' });
@@ -119,6 +125,8 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger,
     });
   });
   server.keepAliveTimeout = 5000;
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  server.maxHeadersCount = 50;
   const listen = () => new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(err);
     server.once('error', onError);

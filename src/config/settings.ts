@@ -181,8 +181,8 @@ export const SETTINGS = {
   }),
   forwarded_allow_ips: setting({
     name: 'forwarded_allow_ips', flag: '--forwarded-allow-ips <ips>', type: listOf(allowEntry),
-    default: ['*'], section: 'server', repeatable: true,
-    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded, which are removed from requests of other peers (default *: passed through, as plain Node does; list your proxies to stop spoofing); with proxy_protocol also the peers whose PROXY preamble is accepted (Gunicorn\'s proxy_allow_ips). Unix-socket peers are trusted',
+    default: ['127.0.0.1', '::1'], section: 'server', repeatable: true,
+    help: 'Peers (comma-separated IPs and CIDRs, * = any) trusted as proxies: to send X-Forwarded-For/-Proto/-Host/-Port and Forwarded (removed from requests of other peers), a PROXY preamble (with proxy_protocol; Gunicorn\'s proxy_allow_ips) and the h2c preface (with http2_cleartext). Default loopback only, as Gunicorn; in a container list the ingress (e.g. the pod network\'s CIDR). Unix-socket peers are trusted',
   }),
   proxy_protocol: setting({
     name: 'proxy_protocol', flag: '--proxy-protocol', type: boolean, default: false, section: 'server',
@@ -247,6 +247,10 @@ export const SETTINGS = {
     default: (env) => (env.WEB_CONCURRENCY ? workerCount.parse(env.WEB_CONCURRENCY) : 'auto'),
     defaultText: 'auto, or $WEB_CONCURRENCY when set', section: 'workers',
     help: 'Number of worker processes, or auto to size the pool from the CPUs the container may use',
+  }),
+  worker_connections: setting({
+    name: 'worker_connections', flag: '--worker-connections <n>', type: integer(0, 2 ** 20), default: 1000, section: 'workers',
+    help: 'The most connections one worker serves at once (Gunicorn\'s and nginx\'s); more wait, unread, until one closes (up to backlog of them, each for at most header_timeout; beyond that they are closed). WebSockets count: raise it for many long-lived connections (0 = no cap)',
   }),
   timeout: setting({
     name: 'timeout', flag: '-t, --timeout <seconds>', type: seconds(0), default: 30, section: 'workers',

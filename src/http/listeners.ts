@@ -65,6 +65,18 @@ function removeStaleUnixSocket(path: string): void {
   } catch { /* bind reports what is wrong */ }
 }
 
+/** Whether something listens on the unix socket at `path` (a connect is answered). */
+export function unixSocketInUse(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    const done = (live: boolean) => { clearTimeout(timer); probe.destroy(); resolve(live); };
+    // A listener whose backlog is full does not answer at once: it is live all the same.
+    const timer = setTimeout(() => done(true), timeoutMs);
+    probe.once('connect', () => done(true));
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'EAGAIN'));
+  });
+}
+
 export async function bindOne(address: string, inheritedFd?: number): Promise<Listener> {
   const parsed = parseAddress(address);
   if (inheritedFd !== undefined || parsed.kind === 'fd') {
@@ -79,6 +91,8 @@ export async function bindOne(address: string, inheritedFd?: number): Promise<Li
     return { address, handle, tcp, url: tcp ? `http://${tcp.host}:${tcp.port}` : address };
   }
   if (parsed.kind === 'unix') {
+    // Only a stale socket file is replaced: one something listens on is never unlinked.
+    if (existsSync(parsed.path) && lstatSync(parsed.path).isSocket() && await unixSocketInUse(parsed.path)) fail(address, -98 /* EADDRINUSE */);
     removeStaleUnixSocket(parsed.path);
     const handle = bindHandle(parsed.path, -1, -1);
     if (typeof handle === 'number') fail(address, handle);

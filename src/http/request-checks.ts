@@ -181,3 +181,12 @@ export function refuseStream(res: ServerResponse, status: number): void {
   res.writeHead(status, status === 405 ? { allow: ALLOWED_METHODS, 'content-length': '0' } : { 'content-length': '0' });
   res.end();
 }
+
+/**
+ * Answers a refused upgrade or CONNECT request on its raw socket (no response object exists for
+ * those) and closes it; the app's 'upgrade' or 'connect' listener never sees it.
+ */
+export function refuseSocket(socket: { end(data: string): unknown; destroy(): unknown; writable?: boolean }, status: number): void {
+  if (socket.writable === false) return void socket.destroy();
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { sentHead } from '../platform/node/http';
+import { escapeLogText as esc } from './escape';
 
 export const DEFAULT_ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -46,7 +47,7 @@ function clfTime(d: Date): string {
   return clfText;
 }
 
-const dash = (v: unknown) => (v === undefined || v === null || v === '' ? '-' : String(v));
+const dash = (v: unknown) => (v === undefined || v === null || v === '' ? '-' : esc(String(v)));
 const header = (v: string | string[] | number | undefined) => dash(Array.isArray(v) ? v.join(', ') : v);
 const query = (url: string) => { const i = url.indexOf('?'); return i < 0 ? '' : url.slice(i + 1); };
 const path = (url: string) => { const i = url.indexOf('?'); return i < 0 ? url : url.slice(0, i); };
@@ -84,7 +85,7 @@ function user(req: IncomingMessage): string {
 /** A certificate subject in RFC 4514 order (most specific first), as nginx logs it. */
 function clientSubject(socket: net.Socket): string {
   const cert = (socket as Partial<tls.TLSSocket>).getPeerX509Certificate?.();
-  return cert ? cert.subject.split('\n').reverse().join(',') : '-';
+  return cert ? esc(cert.subject.split('\n').reverse().join(',')) : '-';
 }
 
 const ATOMS: Record<string, (e: AccessEntry) => string> = {
@@ -92,10 +93,10 @@ const ATOMS: Record<string, (e: AccessEntry) => string> = {
   l: () => '-',
   u: (e) => user(e.req),
   t: (e) => clfTime(e.time),
-  r: (e) => `${e.req.method} ${e.req.url} HTTP/${e.req.httpVersion}`,
+  r: (e) => esc(`${e.req.method} ${e.req.url} HTTP/${e.req.httpVersion}`),
   m: (e) => dash(e.req.method),
-  U: (e) => path(e.req.url ?? ''),
-  q: (e) => query(e.req.url ?? ''),
+  U: (e) => esc(path(e.req.url ?? '')),
+  q: (e) => esc(query(e.req.url ?? '')),
   H: (e) => `HTTP/${e.req.httpVersion}`,
   s: (e) => String(e.res.statusCode),
   B: (e) => String(e.bytes),

@@ -6,7 +6,22 @@
 // costs a string append, not a write of its own (a WriteStream sends every line alone to the
 // thread pool while none is in flight, which cost a third of a small request's CPU). What is
 // gathered is written on exit too, so a worker that exits after its drain loses no line.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * Flags to open a log file with. In a directory others may write (group or world), a symlink at
+ * the path could point anywhere the master (often root) may write: it is not followed (O_NOFOLLOW;
+ * the open fails with ELOOP, said once on stderr). Elsewhere (/dev/stdout, a link an operator
+ * made in /var/log) links are followed as usual.
+ */
+export function logOpenFlags(path: string): number {
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
+  try {
+    if ((statSync(dirname(path)).mode & 0o022) !== 0) return flags | constants.O_NOFOLLOW;
+  } catch { /* the open says what is wrong */ }
+  return flags;
+}
 
 const FLUSH_AT = 64 * 1024;
 
@@ -32,7 +47,7 @@ export class LogSink {
   private open(): void {
     if (this.target === '-') return;
     try {
-      this.fd = openSync(this.target, 'a');
+      this.fd = openSync(this.target, logOpenFlags(this.target), 0o644);
       this.failed = false;
     } catch (err) {
       this.fail(err as Error);

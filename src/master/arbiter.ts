@@ -115,7 +115,7 @@ export class Arbiter {
     this.log = options.log;
     this.sticky = this.settings.sticky ? new StickyRouter() : null;
     this.socketIo = new SocketIoRelay(() => this.workers.values(), (w, sid, open) => this.sticky?.learned(w, sid, open));
-    this.extra = new ExtraListeners(this.log, () => this.listeners.map((l) => this.url(l)).join(', '));
+    this.extra = new ExtraListeners(this.log, () => this.listeners.map((l) => this.url(l)).join(', '), options.workerIdentity);
     this.hooks = new MasterHooks(this, this.log);
   }
 

@@ -4,7 +4,9 @@
 // connection, one JSON reply, then the connection closes:
 //   {"command":"status"} {"command":"reload"} {"command":"scale","n":3} {"command":"incr"}
 //   {"command":"decr"} {"command":"reopen-logs"} {"command":"stop","quick":false}
-// Each command is a call to the arbiter's own handler of the matching signal.
+// Each command is a call to the arbiter's own handler of the matching signal. Nothing a client
+// sends can take the master down: a request that is not JSON, JSON of the wrong shape, too long
+// (64 KiB), too slow (5 s) or one connection too many (16 at once) gets an error reply.
 import { chmodSync, existsSync, lstatSync, unlinkSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { BindError } from '../http/listeners';
@@ -36,6 +38,29 @@ export interface PoolStatus {
 type Reply = { ok: true; message?: string } & Partial<PoolStatus> | { ok: false; error: string };
 
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** A request must be complete this long after the connection. */
+const REQUEST_TIMEOUT_MS = 5000;
+/** Control connections served at once; more are refused with an error reply. */
+const MAX_CONNECTIONS = 16;
+const COMMANDS = new Set(['status', 'reload', 'scale', 'incr', 'decr', 'reopen-logs', 'stop']);
+
+/** One request line as a ControlRequest, or why it is not one (JSON of the wrong shape included). */
+export function parseControlRequest(line: string): ControlRequest | string {
+  let req: unknown;
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return 'expected one JSON request line';
+  }
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) return 'expected a JSON object: {"command": ...}';
+  const { command, n, quick } = req as Record<string, unknown>;
+  if (typeof command !== 'string' || !COMMANDS.has(command)) {
+    return `unknown command ${JSON.stringify(command)?.slice(0, 64) ?? 'undefined'}; expected one of ${[...COMMANDS].join(', ')}`;
+  }
+  if (n !== undefined && typeof n !== 'number') return 'n: expected a number';
+  if (quick !== undefined && typeof quick !== 'boolean') return 'quick: expected true or false';
+  return { command: command as ControlRequest['command'], n, quick };
+}
 
 export function poolStatus(arbiter: Arbiter): PoolStatus {
   const now = Date.now();
@@ -107,30 +132,53 @@ export async function startControl(arbiter: Arbiter, path: string, log: Logger, 
     }
     unlinkSync(path);
   }
+  let open = 0;
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    let data = '';
-    socket.setTimeout(5000, () => socket.destroy());
     socket.on('error', () => {});
-    socket.on('data', (chunk) => {
-      data += chunk;
-      if (data.length > MAX_REQUEST_BYTES) socket.destroy();
-      const end = data.indexOf('\n');
-      if (end >= 0) answer(data.slice(0, end));
-    });
-    socket.on('end', () => { if (!data.includes('\n')) answer(data); });
     let answered = false;
-    const answer = (line: string) => {
+    const reply = (r: Reply, after?: () => void) => {
       if (answered) return;
       answered = true;
-      let req: ControlRequest;
-      try {
-        req = JSON.parse(line) as ControlRequest;
-      } catch {
-        return void socket.end(`${JSON.stringify({ ok: false, error: 'expected one JSON request line' })}\n`);
+      socket.setTimeout(0);
+      if (socket.writable) socket.end(`${JSON.stringify(r)}\n`, () => after?.());
+      else socket.destroy();
+      // A peer that keeps its side open (or keeps sending) is not waited for.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    // A flood: connections beyond MAX_CONNECTIONS are answered at once and closed.
+    if (++open > MAX_CONNECTIONS) {
+      socket.once('close', () => { open--; });
+      return reply({ ok: false, error: `busy: ${MAX_CONNECTIONS} control requests are in progress` });
+    }
+    socket.once('close', () => { open--; });
+    let data = '';
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => reply({ ok: false, error: `no complete request within ${REQUEST_TIMEOUT_MS / 1000} s` }));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      if (answered) return;
+      const end = chunk.indexOf('\n');
+      if (end >= 0) return answer(data + chunk.slice(0, end));
+      data += chunk;
+      if (data.length > MAX_REQUEST_BYTES) {
+        reply({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` });
+        socket.pause();
+        data = '';
       }
-      log.info(`Control: ${req.command}${req.command === 'scale' ? ` ${req.n}` : ''}${req.quick ? ' --quick' : ''}`, { control: String(req.command) });
-      const { reply, after } = execute(arbiter, req);
-      socket.end(`${JSON.stringify(reply)}\n`, () => after?.());
+    });
+    socket.on('end', () => answer(data));
+    const answer = (line: string) => {
+      if (answered) return;
+      const req = parseControlRequest(line);
+      if (typeof req === 'string') return reply({ ok: false, error: req });
+      log.info(`Control: ${req.command}${req.command === 'scale' ? ` ${req.n}` : ''}${req.quick ? ' --quick' : ''}`, { control: req.command });
+      let done: { reply: Reply; after?: () => void };
+      try {
+        done = execute(arbiter, req);
+      } catch (err) {
+        log.error(`Control: ${req.command}: ${(err as Error)?.message ?? err}`);
+        done = { reply: { ok: false, error: `${req.command} failed: ${(err as Error)?.message ?? err}` } };
+      }
+      reply(done.reply, done.after);
     };
   });
   // The socket file is created by bind() inside listen(), synchronously: a umask set around the

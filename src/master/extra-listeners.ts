@@ -3,16 +3,20 @@
 // shares the listening socket with every worker that asks, as node:cluster's primary shares its
 // workers' listen(). The workers accept on it themselves; narwhal's limits, logs and metrics do
 // not apply to it. The sockets live as long as the master.
+import { chownSync } from 'node:fs';
+import { constants } from 'node:os';
 import { BindError, bindOne, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
+import type { WorkerIdentity } from '../platform/users';
 import type { WorkerHandle } from './worker-handle';
+import { checkWorkerBind, separated } from './worker-binds';
 
 const EINVAL = -22;
 
 export class ExtraListeners {
   private readonly bound = new Map<string, Promise<Listener>>();
 
-  constructor(private readonly log: Logger, private readonly served: () => string) {}
+  constructor(private readonly log: Logger, private readonly served: () => string, private readonly identity?: WorkerIdentity) {}
 
   /** A worker's `listen` request: answers with the listening handle, or the bind's errno. */
   async share(worker: WorkerHandle, id: number, address: string): Promise<void> {
@@ -39,7 +43,17 @@ export class ExtraListeners {
 
   /** ":PORT" (no host) binds [::] where the system has IPv6, else 0.0.0.0, as Node does. */
   private async bind(address: string): Promise<Listener> {
-    if (!address.startsWith(':')) return bindOne(address);
+    // Privilege separation (worker-binds.ts): only what the worker could have bound itself.
+    const refusal = await checkWorkerBind(address, this.identity);
+    if (refusal) throw new BindError(`refused: ${refusal.reason}`, -constants.errno[refusal.errno]);
+    if (!address.startsWith(':')) {
+      const l = await bindOne(address);
+      // A socket file the worker would have made is the worker's, as if it had made it.
+      if (l.unixPath && separated(this.identity)) {
+        try { chownSync(l.unixPath, this.identity?.uid ?? -1, this.identity?.gid ?? -1); } catch { /* left as bound */ }
+      }
+      return l;
+    }
     try {
       return await bindOne(`[::]${address}`);
     } catch (err) {

@@ -6,7 +6,8 @@
 //   - watched: files with a source extension under the app's directory, and every file named
 //     by --reload-extra-file (a directory: every file under it);
 //   - ignored: node_modules, dot-directories (.git, .next …) and files narwhal itself writes
-//     (logs, the pidfile, sockets);
+//     (logs, the pidfile, sockets); symlinks are not followed, and nothing deeper than 16
+//     directories is watched;
 //   - debounced: a burst of changes (an editor's save, git checkout) is one reload.
 import { extname, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -14,6 +15,8 @@ import type { Logger } from '../log/logger';
 
 const SOURCE_EXTENSIONS = new Set(['.js', '.cjs', '.mjs', '.ts', '.cts', '.mts', '.jsx', '.tsx', '.json']);
 const DEBOUNCE_MS = 300;
+/** How deep under the app's directory (or an extra path) files are watched. */
+const MAX_DEPTH = 16;
 
 export interface ReloaderOptions {
   /** The app's directory, watched for source files. */
@@ -45,7 +48,9 @@ export function startReloader({ appDir, extraPaths, ownFiles, log, reload }: Rel
     if (!stats.isFile()) return true; // sockets, fifos
     return !underExtra(abs) && !SOURCE_EXTENSIONS.has(extname(abs));
   };
-  const watcher: FSWatcher = watch([appDir, ...extra], { ignored, ignoreInitial: true, persistent: false });
+  // Symlinks are not followed (a link to / or to a loop would have the master walk and watch
+  // anything), and directories deeper than MAX_DEPTH are not watched.
+  const watcher: FSWatcher = watch([appDir, ...extra], { ignored, ignoreInitial: true, persistent: false, followSymlinks: false, depth: MAX_DEPTH });
   let timer: NodeJS.Timeout | null = null;
   const changed = new Set<string>();
   const onChange = (path: string) => {

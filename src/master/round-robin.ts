@@ -19,7 +19,7 @@ import type { Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import { onHandleReceipt } from '../platform/node/child_process';
 import { acceptOn, detachHandle, pausedSocketOn, type RawServerHandle } from '../platform/node/net';
-import { readHead, type Head, type StickyRouter } from './sticky';
+import { headLimits, readHead, type Head, type StickyRouter } from './sticky';
 import type { WorkerHandle } from './worker-handle';
 
 /** --sticky: route by session (sticky.ts) instead of taking turns. */
@@ -123,7 +123,7 @@ export class RoundRobin {
     const preamble = sticky.preamble(socket.remoteAddress);
     if (sticky.tls && !preamble) return this.route(listener, socket, { bytes: Buffer.alloc(0), sid: null, client: socket.remoteAddress }, 0);
     socket.resume();
-    void readHead(socket, { preamble, tls: sticky.tls }).then((head) => this.route(listener, socket, head, 0));
+    void readHead(socket, { preamble, tls: sticky.tls, ...headLimits(this.settings(), this.log) }).then((head) => this.route(listener, socket, head, 0));
   }
 
   private route(listener: number, socket: net.Socket, head: Head, attempt: number): void {

@@ -6,7 +6,9 @@
 // and when they end. New sessions go to the ready worker with the fewest sessions. Where the
 // master cannot read the request (the workers terminate TLS), it routes by client address —
 // the PROXY preamble's where proxy_protocol is on. The bytes read are handed over with the socket.
-import net from 'node:net';
+import type net from 'node:net';
+import type { Settings } from '../config/settings';
+import type { Logger } from '../log/logger';
 import { sessionIdOf } from '../http/engine-io';
 import { INVALID, MORE, NONE, parseProxyHeader } from '../http/proxy-protocol';
 import type { WorkerHandle } from './worker-handle';
@@ -15,8 +17,38 @@ import type { WorkerHandle } from './worker-handle';
 export const HEAD_MAX_BYTES = 64 * 1024;
 /** A connection that sends nothing this long is handed over as it is. */
 export const HEAD_TIMEOUT_MS = 5000;
+/** The longest PROXY preamble the master reads to route by (v1 is at most 107 bytes; v2 with its TLVs). */
+export const PREAMBLE_MAX_BYTES = 4096;
 /** A session nobody asked for in this long is forgotten (its worker may never say it ended). */
 export const SESSION_IDLE_MS = 10 * 60_000;
+
+/**
+ * The most the master reads of a connection to route it: the longest request line the workers
+ * accept (limit_request_line; 0 = Gunicorn's 8190) and a PROXY preamble. A longer line is
+ * refused by the worker (414) anyway: reading on would only cost the master.
+ */
+export const headMaxBytes = (limitRequestLine: number): number =>
+  Math.min(HEAD_MAX_BYTES, (limitRequestLine || 8190) + PREAMBLE_MAX_BYTES);
+
+/** Connections the master is reading at once; over `maxReads`, connections are routed unread. */
+let reading = 0;
+let warnedAt = 0;
+
+/**
+ * readHead's bounds from the settings: the request-line limit plus a preamble, and at most
+ * `backlog` connections read at once (a warning, once a minute, when that is reached).
+ */
+export function headLimits(settings: Pick<Settings, 'limit_request_line' | 'backlog'>, log: Logger): Pick<HeadOptions, 'maxBytes' | 'maxReads' | 'onBusy'> {
+  return {
+    maxBytes: headMaxBytes(settings.limit_request_line),
+    maxReads: settings.backlog,
+    onBusy: () => {
+      if (Date.now() - warnedAt < 60_000) return;
+      warnedAt = Date.now();
+      log.warning(`sticky: ${settings.backlog} connections (backlog) are being read at once: routing new ones unread, as new sessions`);
+    },
+  };
+}
 
 /** What the master learned from a connection's first bytes. */
 export interface Head {
@@ -34,41 +66,79 @@ export interface HeadOptions {
   tls: boolean;
   maxBytes?: number;
   timeoutMs?: number;
+  /**
+   * The most connections read at once (the listen backlog): one over it is routed without
+   * being read (as a new session), so slow clients cannot make the master hold many buffers.
+   */
+  maxReads?: number;
+  /** Told when a connection is routed unread because of maxReads. */
+  onBusy?: () => void;
 }
 
 /**
  * Reads a connection's first bytes: the PROXY preamble if asked, then (without TLS) up to the
  * end of the request line; pauses the socket and resolves with what it read. Never rejects: a
- * connection that closes, errs or stalls resolves with what came.
+ * connection that closes, errs or stalls resolves with what came. Linear in the bytes read:
+ * each chunk is scanned once and the chunks are joined once, at the end (only a preamble still
+ * incomplete is joined as it grows, and it is at most PREAMBLE_MAX_BYTES).
  */
 export function readHead(socket: net.Socket, options: HeadOptions): Promise<Head> {
   const max = options.maxBytes ?? HEAD_MAX_BYTES;
+  if (options.maxReads !== undefined && reading >= options.maxReads) {
+    options.onBusy?.();
+    socket.pause();
+    return Promise.resolve({ bytes: Buffer.alloc(0), sid: null, client: socket.remoteAddress });
+  }
+  reading++;
   return new Promise((resolve) => {
-    let buf: Buffer = Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    /** The preamble, while it is incomplete: joined as it grows (bounded by PREAMBLE_MAX_BYTES). */
+    let start: Buffer | null = options.preamble ? Buffer.alloc(0) : null;
     let client = socket.remoteAddress;
-    let lineStart = options.preamble ? -1 : 0;
-    const finish = (sid: string | null) => {
+    let lineStart = 0;
+    let eol = -1;
+    let done = false;
+    /** `parse`: the line (or as much of it as the cap let in) is read; else a close, an error or a stall. */
+    const finish = (parse = false) => {
+      if (done) return;
+      done = true;
+      reading--;
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('error', onEnd);
       socket.pause();
-      resolve({ bytes: buf, sid, client });
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+      const sid = parse ? sessionIdOf(bytes.toString('latin1', lineStart, eol < 0 ? length : eol)) : null;
+      resolve({ bytes, sid, client });
     };
-    const onEnd = () => finish(null);
+    const onEnd = () => finish();
     const onData = (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (lineStart < 0) {
-        const header = parseProxyHeader(buf);
-        if (header === MORE && buf.length < max) return;
-        if (header === MORE || header === INVALID) return finish(null);
+      const at = length;
+      chunks.push(chunk);
+      length += chunk.length;
+      if (start !== null) {
+        start = start.length === 0 ? chunk : Buffer.concat([start, chunk]);
+        const header = parseProxyHeader(start);
+        if (header === MORE && start.length < Math.min(max, PREAMBLE_MAX_BYTES)) return;
+        if (header === MORE || header === INVALID) return finish();
+        start = null;
         lineStart = header === NONE ? 0 : header.length;
         if (header !== NONE && header.address) client = header.address;
+        if (options.tls) return finish();
+        // The line may already be in what came with the preamble.
+        const joined = Buffer.concat(chunks, length);
+        chunks.length = 0;
+        chunks.push(joined);
+        eol = joined.indexOf(0x0a, lineStart);
+      } else {
+        if (options.tls) return finish();
+        // Only the new bytes are scanned.
+        const found = chunk.indexOf(0x0a, Math.max(0, lineStart - at));
+        if (found >= 0) eol = at + found;
       }
-      if (options.tls) return finish(null);
-      const eol = buf.indexOf(0x0a, lineStart);
-      if (eol < 0 && buf.length < max) return;
-      finish(sessionIdOf(buf.toString('latin1', lineStart, eol < 0 ? buf.length : eol)));
+      if (eol >= 0 || length >= max) finish(true);
     };
     const timer = setTimeout(onEnd, options.timeoutMs ?? HEAD_TIMEOUT_MS);
     socket.on('data', onData);

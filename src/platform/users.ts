@@ -7,7 +7,7 @@ export interface WorkerIdentity {
   gid?: number;
 }
 
-function lookup(file: string, name: string, field: 'id' | 'gid'): number | undefined {
+function lookup(file: string, name: string, field: 'id' | 'gid', by: 'name' | 'id' = 'name'): number | undefined {
   let text = '';
   try {
     text = readFileSync(file, 'utf8');
@@ -16,7 +16,7 @@ function lookup(file: string, name: string, field: 'id' | 'gid'): number | undef
   }
   for (const line of text.split('\n')) {
     const cols = line.split(':');
-    if (cols[0] === name) return Number(cols[field === 'id' ? 2 : 3]);
+    if (cols.length > 3 && (by === 'name' ? cols[0] === name : cols[2] === name)) return Number(cols[field === 'id' ? 2 : 3]);
   }
   return undefined;
 }
@@ -28,8 +28,14 @@ export function resolveIdentity(user: string | null, group: string | null, root 
     const uid = /^\d+$/.test(user) ? Number(user) : lookup(`${root}/passwd`, user, 'id');
     if (uid === undefined) throw new Error(`invalid value for user: "${user}"; allowed: a user name in ${root}/passwd or a numeric uid`);
     identity.uid = uid;
-    // Like Gunicorn, a user's own group unless -g says otherwise.
-    if (!group && !/^\d+$/.test(user)) identity.gid = lookup(`${root}/passwd`, user, 'gid');
+    // Like Gunicorn, a user's own group unless -g says otherwise; for a numeric uid, the group of
+    // its passwd entry (never the master's gid 0 by default).
+    if (!group) {
+      identity.gid = lookup(`${root}/passwd`, user, 'gid', /^\d+$/.test(user) ? 'id' : 'name');
+      if (identity.gid === undefined && uid !== process.getuid?.()) {
+        throw new Error(`invalid value for user: "${user}" has no entry in ${root}/passwd to take its group from; give group too (-g GID; -g 0 if root's group is really meant)`);
+      }
+    }
   }
   if (group) {
     const gid = /^\d+$/.test(group) ? Number(group) : lookup(`${root}/group`, group, 'id');

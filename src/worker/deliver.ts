@@ -17,11 +17,23 @@ import { nodeTls } from '../platform/lazy-builtins';
 import { deliverConnection, socketFromHandle } from '../platform/node/net';
 import { tlsParent } from '../platform/node/tls';
 import type { Http2Bridge } from './http2-bridge';
+import type { Logger } from '../log/logger';
+import { ConnectionCap } from './connection-cap';
 import type { Instrumented } from './instrument';
 import type { ServedProtocols } from './protocols';
 
 /** How long a cleartext connection may take to say whether it is HTTP/2 (Node's headersTimeout). */
 const PREFACE_TIMEOUT_MS = 60_000;
+
+/** The most a TLS handshake takes from a real client, even on a poor link (Node's default is 120 s). */
+const MAX_HANDSHAKE_MS = 10_000;
+
+/**
+ * How long a client gets to complete its TLS handshake: header_timeout, at most 10 s, so that
+ * a connection that never sends a ClientHello neither lives for Node's 120 s nor holds a drain.
+ */
+export const handshakeTimeoutMs = (headerTimeout: number): number =>
+  headerTimeout > 0 ? Math.min(MAX_HANDSHAKE_MS, Math.round(headerTimeout * 1000)) : MAX_HANDSHAKE_MS;
 
 /** Starts a listening socket of narwhal's own, outside the listen() adoption rule. */
 export type ListenDirectly = (server: net.Server, options: net.ListenOptions & { fd?: number }, backlog: number, cb: () => void) => void;
@@ -34,13 +46,17 @@ export class ConnectionFeed {
   /** HTTP/2 for an http.Server. */
   private readonly bridge: Http2Bridge | null;
   private stopped = false;
+  /** worker_connections: connections over it wait, unread (connection-cap.ts). */
+  private readonly cap: ConnectionCap;
 
   constructor(
     private readonly http: Instrumented,
     private readonly settings: Settings,
     tlsConfig: TlsConfig | null,
     private readonly protocols: ServedProtocols,
+    log: Logger,
   ) {
+    this.cap = new ConnectionCap(settings.worker_connections, settings.backlog, (settings.header_timeout || 60) * 1000, log);
     // The bridge (and node:http2 with it) loads only for a worker that speaks HTTP/2.
     const bridge = protocols.h2 === 'bridge' ? (require('./http2-bridge') as typeof import('./http2-bridge')).Http2Bridge : null;
     this.bridge = bridge ? new bridge(http.server as http.Server, settings, (s) => http.session(s)) : null;
@@ -49,7 +65,9 @@ export class ConnectionFeed {
 
   private createTlsFront(config: TlsConfig): tls.Server {
     const { alpn, http1 } = this.protocols;
-    const front = nodeTls().createServer({ ...config.options, ALPNProtocols: alpn ?? ['http/1.1'] });
+    const front = nodeTls().createServer({
+      ...config.options, ALPNProtocols: alpn ?? ['http/1.1'], handshakeTimeout: handshakeTimeoutMs(this.settings.header_timeout),
+    });
     front.on('secureConnection', (secure: tls.TLSSocket) => {
       // cert_reqs optional: a client without a certificate is served, one whose certificate
       // does not verify is not (as Python's CERT_OPTIONAL, Gunicorn's).
@@ -102,6 +120,10 @@ export class ConnectionFeed {
   }
 
   private admit(socket: net.Socket): void {
+    this.cap.admit(socket, (s) => this.admitNow(s));
+  }
+
+  private admitNow(socket: net.Socket): void {
     this.http.track(socket);
     // A preamble is read from trusted peers only, and trust is decided on the real peer, before
     // the preamble replaces it.

@@ -14,7 +14,7 @@ import { DURATION_BUCKETS } from '../protocol';
 import type { AccessLog } from '../log/access-log';
 import type { Logger } from '../log/logger';
 import {
-  ALLOWED_METHODS, checkHttp2Request, checkRequest, maxHeadersCount, refuse, refuseStream, requestLimits, serverOptions, type RequestLimits,
+  ALLOWED_METHODS, checkHttp2Request, checkRequest, maxHeadersCount, refuse, refuseSocket, refuseStream, requestLimits, serverOptions, type RequestLimits,
 } from '../http/request-checks';
 import { peerMatcher, stripForwarded, type PeerMatcher } from '../http/forwarded';
 import {
@@ -22,6 +22,7 @@ import {
 } from '../platform/node/http';
 import { tlsParent } from '../platform/node/tls';
 import { closeSession } from './http2-session';
+import { StreamDeadlines } from './http2-deadlines';
 
 /** The Instrumented a tracked connection or an open response reports to (shared listeners). */
 const kInstrumented = Symbol('narwhal.instrumented');
@@ -128,6 +129,8 @@ export class Instrumented {
   /** forwarded_allow_ips compiled; `trustAll` (`*`) skips the per-request test altogether. */
   private readonly trusted: PeerMatcher;
   private readonly trustAll: boolean;
+  /** request_timeout for HTTP/2 streams (node:http2 has none of its own). */
+  private readonly deadlines: StreamDeadlines;
   /** Called once per request, after counting (max-requests lives in the worker main). */
   onRequest: (count: number) => void = () => {};
   /** --sticky: told of each request and upgrade the app gets (engine-io-sessions.ts). */
@@ -147,6 +150,7 @@ export class Instrumented {
     this.limits = requestLimits(settings);
     this.trustAll = settings.forwarded_allow_ips.includes('*');
     this.trusted = peerMatcher(settings.forwarded_allow_ips);
+    this.deadlines = new StreamDeadlines(Math.round(settings.request_timeout * 1000));
     this.attach();
   }
 
@@ -169,10 +173,12 @@ export class Instrumented {
         case 'checkExpectation':
           return self.request(emit, event, a as IncomingMessage, b as ServerResponse);
         case 'upgrade':
+          if (self.refuseTakeover(a as IncomingMessage, b as net.Socket)) return true;
           self.upgraded(a as IncomingMessage);
           break;
         case 'connect':
           if (this.listenerCount('connect') <= 1) return self.refuseConnect(b as net.Socket);
+          if (self.refuseTakeover(a as IncomingMessage, b as net.Socket)) return true;
           self.upgraded(a as IncomingMessage);
           break;
         case 'clientError':
@@ -329,6 +335,7 @@ export class Instrumented {
       return true;
     }
     if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    if (h2) this.deadlines.watch(req, res);
     this.onRequest(++this.counters.requests);
     this.sessions?.request(req, res);
     this.preRequest?.(req, res);
@@ -371,6 +378,15 @@ export class Instrumented {
     this.sessions?.upgrade(req, req.socket);
     socket[kUpgraded] = true;
     this.checkIdle();
+  }
+
+  /** The request checks for an upgrade or a CONNECT the app would take over: refused 4xx before it does. */
+  private refuseTakeover(req: IncomingMessage, socket: net.Socket): boolean {
+    const refused = checkRequest(req, this.limits);
+    if (refused === 0) return false;
+    if (this.metrics) record(this.counters, refused, 0);
+    refuseSocket(socket, refused);
+    return true;
   }
 
   /** CONNECT to an app that does not handle it: 405, counted, connection closed. */

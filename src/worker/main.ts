@@ -172,7 +172,7 @@ export async function runWorker(): Promise<void> {
       }
     };
   }
-  const feed = new ConnectionFeed(http, boot.settings, tlsFiles, protocols);
+  const feed = new ConnectionFeed(http, boot.settings, tlsFiles, protocols, log);
   shutdown = new WorkerShutdown({
     gracefulTimeoutS: boot.settings.graceful_timeout,
     stopAccepting: () => feed.stop(),

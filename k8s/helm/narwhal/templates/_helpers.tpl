@@ -142,6 +142,7 @@ narwhal.config.json: narwhal's own settings, snake_case keys.
   "max_requests" (int $n.maxRequests)
   "max_requests_jitter" (int $n.maxRequestsJitter)
   "log_level" $n.logLevel
+  "forwarded_allow_ips" $n.trustedProxies
 }}
 {{- if $n.maxWorkerMemory }}
 {{- $_ := set $cfg "max_worker_memory" $n.maxWorkerMemory }}
