@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // What loading the whole bundle costs each process (issue 13: workers must not load master-only
 // code and vice versa). Builds, into a temp dir and without touching src/ or dist/:
-//   - "full":  today's bundle (src/cli.ts), which master and workers both load;
+//   - "full":  today's bundle (src/boot/main.ts), which master and workers both load;
 //   - "split": a worker-only bundle (src/worker/main.ts and what it imports) and a master-only
-//              bundle (src/cli.ts with the worker modules stubbed out), behind a two-line
+//              bundle (src/boot/main.ts with the worker modules stubbed out), behind a two-line
 //              dispatcher that picks one by the worker environment variable, as separate esbuild
 //              entry points would;
 // then runs narwhal -w 2 from each on the hello app, loads it with wrk for 1 s, and reads RSS
@@ -62,8 +62,8 @@ const stubLazy = {
   },
 };
 
-const full = await build({ ...common, entryPoints: ['src/cli.ts'], outfile: join(dir, 'full/narwhal.js') });
-const master = await build({ ...common, entryPoints: ['src/cli.ts'], outfile: join(dir, 'split/master.js'), plugins: [stubWorker] });
+const full = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'full/narwhal.js') });
+const master = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'split/master.js'), plugins: [stubWorker] });
 const workerEntry = {
     resolveDir: ROOT, sourcefile: 'worker-entry.ts', loader: 'ts',
     contents: "import { runWorker } from './src/worker/main';\n" +
@@ -72,7 +72,7 @@ const workerEntry = {
 };
 const worker = await build({ ...common, outfile: join(dir, 'split/worker.js'), stdin: workerEntry });
 worker.stdin = workerEntry;
-const lazyMaster = await build({ ...common, entryPoints: ['src/cli.ts'], outfile: join(dir, 'lazy/master.js'), plugins: [stubWorker, stubLazy] });
+const lazyMaster = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'lazy/master.js'), plugins: [stubWorker, stubLazy] });
 const lazyWorker = await build({ ...common, outfile: join(dir, 'lazy/worker.js'), stdin: worker.stdin, plugins: [stubLazy] });
 for (const d of ['split', 'lazy']) writeFileSync(join(dir, `${d}/narwhal.js`),
   "// One entry per process kind: a worker never loads the master's modules, nor the master the worker's.\n" +

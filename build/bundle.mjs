@@ -1,6 +1,6 @@
 // Builds dist/ for `node`: the CLI bundled with everything it imports (runtime dependencies
 // included, as CommonJS). The single binary embeds the main bundle alone (build/binary.mjs).
-//   dist/narwhal.js          the executable (src/entry.ts): turns on Node's compile cache, then
+//   dist/narwhal.js          the executable (src/boot/entry.ts): turns on Node's compile cache, then
 //                            loads the main bundle
 //   dist/narwhal-main.js     master, ctl, healthcheck, and the worker too (it also runs alone)
 //   dist/narwhal-worker.js   the worker's code only, which the master starts its workers from:
@@ -34,8 +34,8 @@ export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { wor
   };
   const outputs = [outfile, ...(worker ? [join(dirname(outfile), 'narwhal-worker.js')] : [])];
   await Promise.all([
-    build({ ...common, entryPoints: [join(root, 'src/cli.ts')], outfile }),
-    worker && build({ ...common, entryPoints: [join(root, 'src/worker/entry.ts')], outfile: outputs[1] }),
+    build({ ...common, entryPoints: [join(root, 'src/boot/main.ts')], outfile }),
+    worker && build({ ...common, entryPoints: [join(root, 'src/boot/worker.ts')], outfile: outputs[1] }),
   ]);
   return { outputs };
 }
@@ -46,7 +46,7 @@ export async function buildDist(dist = join(root, 'dist')) {
   const entry = join(dist, 'narwhal.js');
   await build({
     bundle: true, platform: 'node', format: 'cjs', target: TARGET, charset: 'ascii', minifySyntax: true, legalComments: 'none',
-    logLevel: 'warning', entryPoints: [join(root, 'src/entry.ts')], outfile: entry, banner: { js: '#!/usr/bin/env node' },
+    logLevel: 'warning', entryPoints: [join(root, 'src/boot/entry.ts')], outfile: entry, banner: { js: '#!/usr/bin/env node' },
   });
   chmodSync(entry, 0o755);
   return entry;

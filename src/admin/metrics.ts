@@ -11,7 +11,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
-import type { WorkerHandle } from '../master/worker-handle';
+import type { WorkerSnapshot } from '../master/worker-handle';
 import { RESTART_REASONS } from '../master/worker-handle';
 import { DURATION_BUCKETS, type WorkerStats } from '../protocol';
 
@@ -35,9 +35,9 @@ export function refreshWorkerStats(arbiter: Arbiter, timeoutMs = SCRAPE_TIMEOUT_
   // message each, not one per scrape.
   let round = refreshing.get(arbiter);
   if (round) return round;
-  const serving = [...arbiter.workers.values()].filter((w) => w.state === 'ready' || w.state === 'draining');
-  log?.debug(`Metrics: asking ${serving.length} worker(s) for their counters`);
-  round = Promise.all(serving.map((w) => w.requestReport(timeoutMs))).then(() => {}).finally(() => refreshing.delete(arbiter));
+  const serving = arbiter.snapshot.workers.filter((w) => w.state === 'ready' || w.state === 'draining').length;
+  log?.debug(`Metrics: asking ${serving} worker(s) for their counters`);
+  round = arbiter.pool.refreshStats(timeoutMs).finally(() => refreshing.delete(arbiter));
   refreshing.set(arbiter, round);
   return round;
 }
@@ -68,7 +68,7 @@ export class Totals {
 export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { registry: Registry; totals: Totals } {
   const registry = new Registry();
   const totals = new Totals();
-  arbiter.onHeartbeat.push((worker: WorkerHandle, previous: WorkerStats) => totals.add(worker.stats, previous));
+  arbiter.pool.onHeartbeat.push((worker: WorkerSnapshot, previous: WorkerStats) => totals.add(worker.stats, previous));
 
   const define = (name: string, type: MetricType, help: string, values: () => Sample[]) => {
     // prom-client renders any registered object with a name and get(): that is its own
@@ -78,8 +78,8 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
       get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }),
     } as never);
   };
-  const live = () => [...arbiter.workers.values()].filter((w) => w.state !== 'exited');
-  const perWorker = (value: (w: WorkerHandle) => number) => () =>
+  const live = () => arbiter.snapshot.workers.filter((w) => w.state !== 'exited');
+  const perWorker = (value: (w: WorkerSnapshot) => number) => () =>
     live().filter((w) => w.stats.rss > 0).map((w) => ({ value: value(w), labels: { pid: w.pid } }));
 
   define('narwhal_http_requests_total', 'counter', 'HTTP requests answered by the workers, by status class', () =>
@@ -101,15 +101,12 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
   });
   define('narwhal_http_requests_in_flight', 'gauge', 'HTTP requests being served right now, across workers', () =>
     [{ value: live().reduce((sum, w) => sum + (w.stats.inFlight ?? 0), 0) }]);
-  define('narwhal_workers', 'gauge', 'Worker processes by state', () => {
-    const counts: Record<string, number> = { booting: 0, ready: 0, draining: 0 };
-    for (const w of live()) counts[w.state] = (counts[w.state] ?? 0) + 1;
-    return Object.entries(counts).map(([state, value]) => ({ value, labels: { state } }));
-  });
+  define('narwhal_workers', 'gauge', 'Worker processes by state', () =>
+    Object.entries(arbiter.snapshot.counts).map(([state, value]) => ({ value, labels: { state } })));
   define('narwhal_workers_desired', 'gauge', 'The pool size the master maintains (--workers, TTIN/TTOU)', () =>
     [{ value: arbiter.target }]);
   define('narwhal_worker_restarts_total', 'counter', 'Workers replaced, by reason', () =>
-    RESTART_REASONS.map((reason) => ({ value: arbiter.restarts[reason], labels: { reason } })));
+    RESTART_REASONS.map((reason) => ({ value: arbiter.snapshot.restarts[reason], labels: { reason } })));
   define('narwhal_worker_resident_memory_bytes', 'gauge', 'Resident memory of each worker, from its last heartbeat',
     perWorker((w) => w.stats.rss));
   define('narwhal_worker_heap_limit_bytes', 'gauge', "V8 heap size limit of each worker", perWorker((w) => w.stats.heapLimit));
@@ -117,7 +114,7 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
     perWorker((w) => w.stats.lag));
   define('narwhal_ready', 'gauge', '1 when /readyz answers 200, else 0', () => [{ value: isReady() ? 1 : 0 }]);
   define('narwhal_pool_degraded', 'gauge', '1 when fewer workers than desired have been ready for longer than --degraded-after, else 0',
-    () => [{ value: arbiter.degraded ? 1 : 0 }]);
+    () => [{ value: arbiter.snapshot.degraded ? 1 : 0 }]);
 
   // The master's own process and Node.js metrics (process_*, nodejs_*).
   collectDefaultMetrics({ register: registry });

@@ -14,7 +14,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { BindError, type ParsedAddress, parseAddress } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
-import type { DegradedDetail } from '../master/degraded';
+import type { DegradedDetail } from '../master/policy';
 import { createMetrics, refreshWorkerStats } from './metrics';
 
 export interface Readiness {
@@ -34,20 +34,15 @@ export class ReadinessTracker {
   }
 
   check(): Readiness {
-    const a = this.arbiter;
-    const workers = { ready: 0, desired: a.target, booting: 0, draining: 0 };
-    for (const w of a.workers.values()) {
-      if (w.state === 'ready') workers.ready++;
-      else if (w.state === 'booting') workers.booting++;
-      else if (w.state === 'draining') workers.draining++;
-    }
-    if (!this.booted && a.phase !== 'stopping' && workers.ready > 0 && (workers.ready >= a.target || a.degraded)) this.booted = true;
-    const degraded = a.degraded ? { degraded: a.degraded } : {};
-    if (a.terminating || a.phase === 'stopping') {
+    const pool = this.arbiter.snapshot;
+    const workers = { ready: pool.counts.ready, desired: pool.target, booting: pool.counts.booting, draining: pool.counts.draining };
+    if (!this.booted && pool.phase !== 'stopping' && workers.ready > 0 && (workers.ready >= pool.target || pool.degraded)) this.booted = true;
+    const degraded = pool.degraded ? { degraded: pool.degraded } : {};
+    if (pool.terminating || pool.phase === 'stopping') {
       return { ready: false, status: 'shutting down', reason: 'the master received TERM and is draining or about to', workers };
     }
     if (!this.booted) {
-      return { ready: false, status: 'booting', reason: `${workers.ready} of ${a.target} workers ready`, workers, ...degraded };
+      return { ready: false, status: 'booting', reason: `${workers.ready} of ${pool.target} workers ready`, workers, ...degraded };
     }
     if (workers.ready === 0) return { ready: false, status: 'no ready workers', reason: 'no worker is ready to serve', workers, ...degraded };
     return { ready: true, status: 'ready', workers, ...degraded };
@@ -101,7 +96,7 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger,
     switch (path) {
       case '/healthz':
       case '/livez':
-        return json(res, 200, { status: 'ok', phase: arbiter.phase, pid: process.pid });
+        return json(res, 200, { status: 'ok', phase: arbiter.snapshot.phase, pid: process.pid });
       case '/readyz': {
         const r = readiness.check();
         return json(res, r.ready ? 200 : 503, r);

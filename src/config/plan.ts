@@ -4,6 +4,7 @@
 // binds.
 import type { ResolvedDistribution, Settings } from './settings';
 import { ConfigError } from './errors';
+import { resolveSettings, type CliValues } from './load';
 import { checkTlsSettings, loadTls, type TlsConfig } from '../http/tls';
 import { readCgroup, type CgroupFacts } from '../platform/cgroup';
 import { planCompileCache, type CompileCachePlan } from '../platform/compile-cache';
@@ -69,4 +70,29 @@ export function planServer(settings: Settings, cwd: string, facts: CgroupFacts =
     uid: identity?.uid ?? process.getuid?.() ?? 0, gid: identity?.gid ?? process.getgid?.() ?? 0,
   });
   return { ...planPool(settings, facts), identity, distribution, tls, compileCache };
+}
+
+/** Where a master's settings come from: read again, the same way, on every HUP. */
+export interface PlanSource {
+  /** The command line's values. */
+  values: CliValues;
+  env: NodeJS.ProcessEnv;
+  /** Where narwhal started: the config file is found from here; --chdir applies after. */
+  launchCwd: string;
+  /** systemd socket activation: the sockets systemd passed replace --bind. */
+  activatedBinds: string[] | null;
+}
+
+/** --chdir and --umask, in the master (workers inherit both), before anything binds or loads. */
+export function applyProcessSettings(settings: Settings, launchCwd: string): void {
+  process.chdir(settings.chdir ?? launchCwd);
+  if (settings.umask !== null) process.umask(settings.umask);
+}
+
+/** Settings read from their sources and turned into a plan, as a running master does on HUP. */
+export async function loadServerPlan(source: PlanSource): Promise<{ settings: Settings; plan: ServerPlan; configFile: string | null }> {
+  const { settings, configFile } = await resolveSettings(source.values, source.env, source.launchCwd);
+  if (source.activatedBinds) settings.bind = source.activatedBinds;
+  applyProcessSettings(settings, source.launchCwd);
+  return { settings, plan: planServer(settings, process.cwd()), configFile };
 }

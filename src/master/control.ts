@@ -64,13 +64,14 @@ export function parseControlRequest(line: string): ControlRequest | string {
 
 export function poolStatus(arbiter: Arbiter): PoolStatus {
   const now = Date.now();
+  const pool = arbiter.snapshot;
   return {
     master: {
-      pid: process.pid, phase: arbiter.terminating ? 'stopping' : arbiter.phase, uptime_s: Math.round(process.uptime()),
-      target: arbiter.target, distribution: arbiter.distribution, listeners: arbiter.listeners.map((l) => l.url),
+      pid: process.pid, phase: pool.terminating ? 'stopping' : pool.phase, uptime_s: Math.round(process.uptime()),
+      target: pool.target, distribution: pool.distribution, listeners: [...pool.listeners],
     },
-    workers: [...arbiter.workers.values()].sort((a, b) => a.age - b.age).map((w) => ({
-      pid: w.pid, state: w.state, retiring: w.retireReason, age_s: Math.round((now - w.spawnedAt) / 1000),
+    workers: pool.workers.map((w) => ({
+      pid: w.pid, state: w.state, retiring: w.retiring, age_s: Math.round((now - w.spawnedAt) / 1000),
       requests: w.stats.requests, rss_bytes: w.stats.rss, lag_s: w.stats.lag,
     })),
   };

@@ -4,7 +4,8 @@
 import type { Settings } from '../config/settings';
 import { callHook } from '../hooks';
 import type { Logger } from '../log/logger';
-import type { WorkerHandle } from './worker-handle';
+import type { PoolSnapshot } from './pool';
+import type { WorkerSnapshot } from './worker-handle';
 
 export type MasterHookName =
   | 'onStarting' | 'onReload' | 'whenReady' | 'preFork' | 'postFork' | 'childExit' | 'nworkersChanged' | 'onExit' | 'preExec';
@@ -25,29 +26,26 @@ export interface ServerView {
   workers(): WorkerView[];
 }
 
-interface ArbiterState {
-  readonly settings: Settings;
-  readonly target: number;
-  readonly workers: ReadonlyMap<number, WorkerHandle>;
-}
-
-export const workerView = (w: WorkerHandle): WorkerView => Object.freeze({ pid: w.pid, age: w.age, state: w.state });
-
 export class MasterHooks {
   readonly server: ServerView;
 
-  constructor(private readonly arbiter: ArbiterState, private readonly log: Logger) {
+  constructor(private readonly settings: () => Settings, pool: () => PoolSnapshot, private readonly log: Logger) {
     this.server = Object.freeze({
       pid: process.pid,
-      get settings() { return arbiter.settings; },
+      get settings() { return settings(); },
       log,
-      get target() { return arbiter.target; },
-      workers: () => [...arbiter.workers.values()].map(workerView),
+      get target() { return pool().target; },
+      workers: () => pool().workers.map(MasterHooks.workerView),
     });
+  }
+
+  /** What a hook sees of a worker. */
+  static workerView(w: WorkerSnapshot): WorkerView {
+    return Object.freeze({ pid: w.pid, age: w.age, state: w.state });
   }
 
   /** Runs the hook if the config file has it; resolves when it is done, never rejects. */
   run(name: MasterHookName, ...args: unknown[]): Promise<void> {
-    return callHook(this.log, name, this.arbiter.settings[name], this.server, ...args);
+    return callHook(this.log, name, this.settings()[name], this.server, ...args);
   }
 }

@@ -154,7 +154,7 @@ function hashOf(s: string): number {
   return h;
 }
 
-/** Which worker owns which session, and the routing policy: a pure function of its inputs. */
+/** Which worker owns which Socket.IO session (learned from the workers), and where a connection goes. */
 export class StickyRouter {
   private readonly sessions = new Map<string, { worker: WorkerHandle; seen: number }>();
   private readonly owned = new Map<WorkerHandle, number>();

@@ -1,22 +1,22 @@
-// The master's boot: argv -> settings -> a plan (config/plan.ts) -> an Arbiter that binds,
-// forks and supervises; or --print-config / --check-config, which stop before anything binds.
+// The master's boot, the composition root of the master process: argv -> settings -> a plan
+// (config/plan.ts) -> an Arbiter that binds, forks and supervises, with the admin server, the
+// control socket and the reloader attached; or --print-config / --check-config, which stop
+// before anything binds.
 import { dirname } from 'node:path';
 import { parseArgs } from '../config/cli-args';
 import { ConfigError, formatSettings, resolveSettings } from '../config/load';
-import { planPool, planServer } from '../config/plan';
-import type { Settings } from '../config/settings';
+import { applyProcessSettings, planPool, planServer, type PlanSource } from '../config/plan';
 import { checkTlsSettings, TlsError } from '../http/tls';
 import { BindError } from '../http/listeners';
 import { Logger } from '../log/logger';
 import { readCgroup } from '../platform/cgroup';
-import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { missingInternals, unsupportedNode } from '../platform/node';
 import { systemdNotifier, takeListenFds } from '../platform/systemd';
 import { parseAppSpec } from '../worker/app-spec';
-import { Arbiter } from './arbiter';
-import type { ControlServer } from './control';
-import type { Reloader } from './reloader';
-import { takeInheritance } from './upgrade';
+import { Arbiter } from '../master/arbiter';
+import type { ControlServer } from '../master/control';
+import type { Reloader } from '../master/reloader';
+import { takeInheritance } from '../master/upgrade';
 
 declare const NARWHAL_VERSION: string;
 
@@ -27,12 +27,6 @@ function fatal(message: string, code: number): never {
   if (masterLog?.json) masterLog.critical(message);
   else process.stderr.write(`narwhal: error: ${message}\n`);
   process.exit(code);
-}
-
-/** --chdir and --umask, in the master (workers inherit both), before anything binds or loads. */
-function applyProcessSettings(settings: Settings, launchCwd: string): void {
-  process.chdir(settings.chdir ?? launchCwd);
-  if (settings.umask !== null) process.umask(settings.umask);
 }
 
 async function boot(argv: string[]): Promise<void> {
@@ -52,6 +46,7 @@ async function boot(argv: string[]): Promise<void> {
   // systemd socket activation: serve the sockets systemd passed instead of binding --bind.
   const activated = takeListenFds();
   if (activated) settings.bind = activated.addresses;
+  const source: PlanSource = { values: args.values, env: process.env, launchCwd, activatedBinds: activated?.addresses ?? null };
   checkTlsSettings(settings);
   const facts = readCgroup();
   if (settings.print_config) {
@@ -69,8 +64,7 @@ async function boot(argv: string[]): Promise<void> {
   // Before anything binds: bad combinations are one line and exit 2; an unreadable or mismatched
   // certificate one line and exit 1. The master only checks the TLS files; workers read them again.
   const plan = planServer(settings, cwd, facts);
-  const { workers } = plan;
-  let { heap, compileCache } = plan;
+  const { workers, heap, compileCache } = plan;
   if (settings.check_config) {
     // The app loads as in a worker (worker/check-app.ts): whatever it listens on is adopted.
     const { checkApp } = await import('../worker/check-app');
@@ -91,11 +85,8 @@ async function boot(argv: string[]): Promise<void> {
   let control: ControlServer | null = null;
   let reloader: Reloader | null = null;
   const arbiter = new Arbiter({
-    app: settings.app, cwd: launchCwd, settings, distribution: plan.distribution, workers: workers.count, log, version: NARWHAL_VERSION, workerIdentity: plan.identity,
+    app: settings.app, cwd: launchCwd, settings, plan, source, log, version: NARWHAL_VERSION,
     configFile: resolved.configFile, notify: systemdNotifier(log) ?? undefined,
-    workerNodeFlags: (n) => heap.flags(n),
-    workerEnv: () => (compileCache.dir ? { [COMPILE_CACHE_ENV]: compileCache.dir } : {}),
-    canGrow: (n) => heap.refuse(n),
     // Once the app's sockets are bound, before any worker: /readyz answers 503 while the pool boots.
     afterBind: async () => {
       if (activated) log.info(`systemd socket activation: serving ${activated.addresses.map((a, i) => `${a}${activated.names[i] ? ` (${activated.names[i]})` : ''}`).join(', ')}; bind is ignored`);
@@ -105,11 +96,11 @@ async function boot(argv: string[]): Promise<void> {
       // Each loads only when it is on (prom-client, chokidar: memory a master without them keeps).
       if (settings.admin_bind) await (await import('../admin/server')).startAdmin(arbiter, settings.admin_bind, log, { upgradeParent });
       if (settings.control_socket) {
-        const { startControl } = await import('./control');
+        const { startControl } = await import('../master/control');
         control = await startControl(arbiter, settings.control_socket, log, { takeOver: inherited.size > 0 });
       }
       if (settings.reload) {
-        const { startReloader } = await import('./reloader');
+        const { startReloader } = await import('../master/reloader');
         const own = [settings.pid, settings.access_logfile, settings.error_logfile, settings.control_socket,
           ...settings.bind.filter((b) => b.startsWith('unix:')).map((b) => b.slice(5))].filter((f): f is string => Boolean(f) && f !== '-');
         reloader = startReloader({
@@ -118,14 +109,6 @@ async function boot(argv: string[]): Promise<void> {
         });
         await reloader.ready;
       }
-    },
-    reloadSettings: async () => {
-      const next = await resolveSettings(args.values, process.env, launchCwd);
-      if (activated) next.settings.bind = activated.addresses;
-      applyProcessSettings(next.settings, launchCwd);
-      const nextPlan = planServer(next.settings, process.cwd());
-      ({ heap, compileCache } = nextPlan);
-      return { settings: next.settings, workers: nextPlan.workers.count };
     },
   });
   const code = await arbiter.run(inherited);

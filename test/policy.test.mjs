@@ -1,11 +1,57 @@
-// The supervision policies as pure functions: what a worker's exit means (worker-exit.ts) and
-// when a pool is degraded (degraded.ts).
+// The supervision policy (src/master/policy.ts) as the pure functions it is, without processes:
+// what the pool does next against its target, what a worker's exit means, when a pool is degraded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { importSource } from './helpers/source.mjs';
 
-const { unplannedExit, MIN_HEALTHY_LIFE_MS } = await importSource('src/master/worker-exit.ts');
-const { HEALTHY, watchPool, degradedDetail, describePoolEvent } = await importSource('src/master/degraded.ts');
+const {
+  decide, backOffDelay, unplannedExit, MIN_HEALTHY_LIFE_MS, HEALTHY, watchPool, degradedDetail, describePoolEvent,
+} = await importSource('src/master/policy.ts');
+
+const NOW = 1_000_000;
+/** A worker's facts: ready, fresh, heard from just now, unless said. */
+const w = (pid, facts = {}) => ({ pid, age: pid, state: 'ready', retiring: null, stopping: null, lastHeartbeat: NOW, rss: 50e6, ...facts });
+const pool = (target, facts = {}) => ({ target, now: NOW, spawnAllowedAt: 0, timeoutMs: 30_000, maxMemory: 0, ...facts });
+
+test('decide: an empty pool spawns its target; a full one does nothing; a back-off delays the spawn', () => {
+  assert.equal(decide([], pool(3)), [{ do: 'spawn', count: 3 }]);
+  assert.equal(decide([w(1), w(2), w(3)], pool(3)), []);
+  assert.equal(decide([w(1)], pool(3, { spawnAllowedAt: NOW + 1 })), [], 'backing off');
+  assert.equal(decide([w(1), w(2, { state: 'booting' })], pool(3)), [{ do: 'spawn', count: 1 }], 'a booting worker counts');
+  assert.equal(decide([w(1, { state: 'draining', stopping: 'scale' })], pool(1)), [{ do: 'spawn', count: 1 }], 'a draining worker does not');
+});
+
+test('decide: scale down drains the oldest first', () => {
+  assert.equal(decide([w(3), w(1), w(2)], pool(1)), [{ do: 'drain', pid: 1, reason: 'scale' }, { do: 'drain', pid: 2, reason: 'scale' }]);
+  assert.equal(decide([w(1), w(2)], pool(0)).map((a) => a.pid), [1, 2], 'WINCH: target 0');
+});
+
+test('decide: a reload replaces one worker at a time, its successor ready first', () => {
+  const reloading = [w(1, { retiring: 'reload' }), w(2, { retiring: 'reload' })];
+  // Both ready and retiring: no capacity to spare, so one successor boots.
+  assert.equal(decide(reloading, pool(2)), [{ do: 'spawn', count: 1 }]);
+  // The successor boots: nothing more until it is ready.
+  assert.equal(decide([...reloading, w(3, { state: 'booting' })], pool(2)), []);
+  // It is ready: the oldest retiring one drains, and the next successor boots.
+  assert.equal(decide([...reloading, w(3)], pool(2)), [{ do: 'drain', pid: 1, reason: 'reload' }, { do: 'spawn', count: 1 }]);
+  // A retiring worker that is still booting goes at once.
+  assert.equal(decide([w(1, { state: 'booting', retiring: 'reload' }), w(2)], pool(1)), [{ do: 'drain', pid: 1, reason: 'reload' }]);
+});
+
+test('decide: a hung worker is killed once; a bloated one is retired and replaced first', () => {
+  const hung = w(1, { lastHeartbeat: NOW - 30_001 });
+  assert.equal(decide([hung, w(2)], pool(2)), [{ do: 'kill', pid: 1, reason: 'timeout' }]);
+  assert.equal(decide([{ ...hung, stopping: 'timeout' }, w(2)], pool(2)), [], 'killed already: its exit brings the successor');
+  assert.equal(decide([hung, w(2)], pool(2, { timeoutMs: 0 })), [], 'timeout 0: never');
+  const fat = w(1, { rss: 300e6 });
+  assert.equal(decide([fat, w(2)], pool(2, { maxMemory: 200e6 })), [{ do: 'retire', pid: 1, reason: 'memory', rss: 300e6 }, { do: 'spawn', count: 1 }]);
+  assert.equal(decide([fat, w(2)], pool(2)), [], 'no limit');
+  assert.equal(decide([{ ...fat, state: 'booting' }], pool(1, { maxMemory: 200e6 })), [], 'only a serving worker is measured');
+});
+
+test('backOffDelay: 1 s, 2 s, 4 s … at most 30 s', () => {
+  assert.equal([1, 2, 3, 4, 5, 6, 10].map(backOffDelay), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+});
 
 const served = { wasBooting: false, livedMs: 60_000 };
 

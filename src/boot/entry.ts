@@ -1,11 +1,11 @@
 // dist/narwhal.js: narwhal's executable under Node. It turns on Node's compile cache for the
-// code that follows, then loads the main bundle (dist/narwhal-main.js, src/cli.ts) compiled from
+// code that follows, then loads the main bundle (dist/narwhal-main.js, src/boot/main.ts) compiled from
 // it: a compile cache covers only modules loaded after it is on, and the master's bundle is
 // most of what a master compiles before its first fork. Workers get theirs from the master
 // (NODE_COMPILE_CACHE). The single binary embeds the main bundle itself, with a code cache of
 // its own (build/binary.mjs).
 import { join } from 'node:path';
-import { enableOwnCompileCache } from './platform/compile-cache';
+import { enableOwnCompileCache } from '../platform/compile-cache';
 
 enableOwnCompileCache(process.argv, process.env);
 const main = join(__dirname, 'narwhal-main.js');

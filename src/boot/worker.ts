@@ -1,9 +1,9 @@
-// A worker process starts here: from the main bundle (dist/narwhal.js, the single binary) when
+// A worker process starts here: from the main bundle (dist/narwhal-main.js, the single binary) when
 // its dispatcher sees NARWHAL_WORKER_PROCESS, or as the entry of the worker's own bundle
 // (dist/narwhal-worker.js), which holds only the worker's code: less to compile and to keep.
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { WORKER_ENV } from '../protocol';
-import { runWorker } from './main';
+import { runWorker } from '../worker/main';
 
 if (!process.send || !process.env[WORKER_ENV]) {
   process.stderr.write('narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself (dist/narwhal.js)\n');
