@@ -99,7 +99,7 @@ export async function buildBinary(out = join(root, 'dist/narwhal'), { arch = 'x6
 
   // 1. The main bundle, which the SEA runs as a CommonJS main in every process.
   const main = join(work, 'narwhal.cjs');
-  await bundle(main, { worker: false });
+  const { metafile } = await bundle(main, { worker: false, metafile: true });
 
   // 2. The blob, by the embedded Node itself.
   const config = JSON.parse(readFileSync(join(root, 'build/sea-config.json'), 'utf8'));
@@ -110,7 +110,12 @@ export async function buildBinary(out = join(root, 'dist/narwhal'), { arch = 'x6
   // V8 leaves this flag out of the flag hash it checks a cache against, so that the cache is
   // made predictably and still accepted by the binary at run time (no "Code cache data
   // rejected" warning: test/release.test.mjs checks both).
-  execFileSync(node, ['--predictable', '--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Its one line of output ("Wrote single executable preparation blob") is shown on failure only.
+  try {
+    execFileSync(node, ['--predictable', '--experimental-sea-config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (err) {
+    throw new Error(`${node} --experimental-sea-config failed: ${err.stdout ?? ''}${err.stderr ?? err.message}`);
+  }
 
   // 3. A stripped copy of Node (its symbols are ~18 MB nobody needs at run time), blob injected.
   const tmp = join(work, 'narwhal');
@@ -136,7 +141,7 @@ export async function buildBinary(out = join(root, 'dist/narwhal'), { arch = 'x6
 
   const version = execFileSync(out, ['--version'], { env: {}, encoding: 'utf8' }).trim();
   const size = statSync(out).size;
-  return { out, arch, size, version, stripped: Boolean(strip), ms: Date.now() - started };
+  return { out, arch, size, version, stripped: Boolean(strip), metafile, ms: Date.now() - started };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

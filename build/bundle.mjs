@@ -41,8 +41,12 @@ export function buildInfo() {
   return { commit, date, epoch: /^\d+$/.test(epoch) ? Number(epoch) : null };
 }
 
-/** The bundles. `worker: false` builds the main one only (the binary runs it in every process). */
-export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { worker = true } = {}) {
+/**
+ * The bundles. `worker: false` builds the main one only (the binary runs it in every process).
+ * `metafile: true` also resolves `metafile`, esbuild's list of the main bundle's inputs (the
+ * release checks that every package in it is in the SBOM).
+ */
+export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { worker = true, metafile = false } = {}) {
   const info = buildInfo();
   const common = {
     bundle: true,
@@ -60,11 +64,11 @@ export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { wor
     logLevel: 'warning',
   };
   const outputs = [outfile, ...(worker ? [join(dirname(outfile), 'narwhal-worker.js')] : [])];
-  await Promise.all([
-    build({ ...common, entryPoints: [join(root, 'src/cli.ts')], outfile }),
+  const [main] = await Promise.all([
+    build({ ...common, metafile, entryPoints: [join(root, 'src/cli.ts')], outfile }),
     worker && build({ ...common, entryPoints: [join(root, 'src/worker/entry.ts')], outfile: outputs[1] }),
   ]);
-  return { outputs };
+  return { outputs, metafile: main.metafile };
 }
 
 /** `npm run build`: dist/ as described at the top. */
