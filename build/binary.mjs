@@ -105,14 +105,16 @@ export async function buildBinary(out = join(root, 'dist/narwhal'), { arch = 'x6
   const config = JSON.parse(readFileSync(join(root, 'build/sea-config.json'), 'utf8'));
   const blob = join(work, 'narwhal.blob');
   const configFile = join(work, 'sea-config.json');
-  writeFileSync(configFile, JSON.stringify({ ...config, main, output: blob }, null, 2));
+  // Paths relative to the work directory: the blob records the main script's path, which must
+  // not depend on where the build runs (the same bytes from any checkout or output folder).
+  writeFileSync(configFile, JSON.stringify({ ...config, main: 'narwhal.cjs', output: 'narwhal.blob' }, null, 2));
   // --predictable: V8's code cache is otherwise different at every build (its random hash seed);
   // V8 leaves this flag out of the flag hash it checks a cache against, so that the cache is
   // made predictably and still accepted by the binary at run time (no "Code cache data
   // rejected" warning: test/release.test.mjs checks both).
   // Its one line of output ("Wrote single executable preparation blob") is shown on failure only.
   try {
-    execFileSync(node, ['--predictable', '--experimental-sea-config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    execFileSync(node, ['--predictable', '--experimental-sea-config', 'sea-config.json'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (err) {
     throw new Error(`${node} --experimental-sea-config failed: ${err.stdout ?? ''}${err.stderr ?? err.message}`);
   }

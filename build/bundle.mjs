@@ -49,6 +49,8 @@ export function buildInfo() {
 export async function bundle(outfile = join(root, 'dist/narwhal-main.js'), { worker = true, metafile = false } = {}) {
   const info = buildInfo();
   const common = {
+    // The path comments in the bundle are relative to the checkout, whatever the cwd.
+    absWorkingDir: root,
     bundle: true,
     platform: 'node',
     format: 'cjs',
