@@ -58,14 +58,23 @@ export function ensureToolchain(arch = 'x64') {
  */
 export function cannotRun(arch) {
   ensureToolchain(arch);
+  const foreign = arch !== process.arch;
+  const deb = { x64: 'amd64', arm64: 'arm64' }[arch];
+  const qemu = { x64: 'qemu-x86_64', arm64: 'qemu-aarch64' }[arch];
+  if (foreign) {
+    let entry = '';
+    try { entry = readFileSync(`/proc/sys/fs/binfmt_misc/${qemu}`, 'utf8'); } catch { /* not registered */ }
+    if (!entry.startsWith('enabled')) {
+      return `${qemu} is not registered with binfmt_misc (apt-get install qemu-user-static binfmt-support; update-binfmts --enable ${qemu})`;
+    }
+  }
   try {
     const out = execFileSync(seaNodeOf(arch), ['-p', 'process.arch'], { env: {}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
     if (out.trim() === arch) return null;
     return `its Node printed ${JSON.stringify(out.trim())}`;
   } catch (err) {
     const why = String(err.stderr || err.message).trim().split('\n')[0];
-    return arch === process.arch ? why
-      : `${why} (needs qemu-user-static and binfmt-support, and dpkg --add-architecture ${arch} with libc6:${arch} libstdc++6:${arch} libatomic1:${arch})`;
+    return foreign ? `${why} (dpkg --add-architecture ${deb}; apt-get install libc6:${deb} libstdc++6:${deb} libatomic1:${deb})` : why;
   }
 }
 
