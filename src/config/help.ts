@@ -60,7 +60,7 @@ export function helpText(): string {
     }
   }
   out.push('', 'Other:');
-  out.push(...wrap('  -v, --version', 'Print the narwhal and Node.js versions', indent));
+  out.push(...wrap('  -v, --version', 'Print the narwhal and Node.js versions, the platform, build commit and date', indent));
   out.push(...wrap('  -h, --help', 'Print this help', indent));
   out.push(...wrap('  --healthcheck [URL]', "GET URL (default: /healthz on NARWHAL_ADMIN_BIND) and exit 0 on a 2xx, else 1 (the Docker image's HEALTHCHECK); must come first", indent));
   return `${out.join('\n')}\n`;
