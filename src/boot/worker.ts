@@ -2,7 +2,7 @@
 // its dispatcher sees NARWHAL_WORKER_PROCESS, or as the entry of the worker's own bundle
 // (dist/narwhal-worker.js), which holds only the worker's code: less to compile and to keep.
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
-import { WORKER_ENV } from '../protocol';
+import { WORKER_ENV } from '../ipc';
 import { runWorker } from '../worker/main';
 
 if (!process.send || !process.env[WORKER_ENV]) {

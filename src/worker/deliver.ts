@@ -9,7 +9,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { Settings } from '../config/settings';
-import type { ListenerPlan } from '../protocol';
+import type { ListenerPlan } from '../ipc';
 import { readPreface } from '../http/h2c';
 import { readPreamble } from '../http/proxy-protocol';
 import type { TlsConfig } from '../http/tls';
@@ -20,7 +20,7 @@ import type { Http2Bridge } from './http2-bridge';
 import type { Logger } from '../log/logger';
 import { ConnectionCap } from './connection-cap';
 import type { Instrumented } from './instrument';
-import type { ServedProtocols } from './protocols';
+import type { ServedProtocols } from './http-versions';
 
 /** How long a cleartext connection may take to say whether it is HTTP/2 (Node's headersTimeout). */
 const PREFACE_TIMEOUT_MS = 60_000;

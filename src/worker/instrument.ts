@@ -10,7 +10,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Settings } from '../config/settings';
-import { DURATION_BUCKETS } from '../protocol';
+import { DURATION_BUCKETS } from '../ipc';
 import type { AccessLog } from '../log/access-log';
 import type { Logger } from '../log/logger';
 import {

@@ -2,7 +2,7 @@
 // the connections the master planned for it, beats its heart, and stops gracefully when the
 // master says so, on TERM, or when it has served max-requests.
 import { ConfigError } from '../config/errors';
-import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../protocol';
+import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../ipc';
 import { TlsError, loadTls } from '../http/tls';
 import { AccessLog } from '../log/access-log';
 import { Logger } from '../log/logger';
@@ -10,14 +10,14 @@ import { compileCacheDir, flushCompileCache } from '../platform/compile-cache';
 import { missingInternals, unsupportedNode } from '../platform/node';
 import { Adoption } from './adopt';
 import { ConnectionFeed } from './deliver';
-import { EngineIoSessions } from './engine-io-sessions';
+import { EngineIoSessions } from './socketio/sessions';
 import { presentAsClusterWorker } from './cluster-worker';
 import { startHeartbeat } from './heartbeat';
 import { WorkerHooks } from './hooks';
 import { Instrumented, failRequest, newCounters } from './instrument';
 import { AppLoadError, loadApp, type LoadedApp } from './load-app';
 import { MasterLink } from './master-link';
-import { servedProtocols, type ServedProtocols } from './protocols';
+import { servedProtocols, type ServedProtocols } from './http-versions';
 import { AppSignals, WorkerShutdown } from './shutdown';
 
 /** How long a worker stopped from outside waits for the master's drain before draining anyway. */
