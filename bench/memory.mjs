@@ -2,7 +2,7 @@
 // What loading the whole bundle costs each process (issue 13: workers must not load master-only
 // code and vice versa). Builds, into a temp dir and without touching src/ or dist/:
 //   - "full":  today's bundle (src/boot/main.ts), which master and workers both load;
-//   - "split": a worker-only bundle (src/worker/main.ts and what it imports) and a master-only
+//   - "split": a worker-only bundle (src/worker/worker.ts and what it imports) and a master-only
 //              bundle (src/boot/main.ts with the worker modules stubbed out), behind a two-line
 //              dispatcher that picks one by the worker environment variable, as separate esbuild
 //              entry points would;
@@ -66,9 +66,9 @@ const full = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile
 const master = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'split/master.js'), plugins: [stubWorker] });
 const workerEntry = {
     resolveDir: ROOT, sourcefile: 'worker-entry.ts', loader: 'ts',
-    contents: "import { runWorker } from './src/worker/main';\n" +
+    contents: "import { Worker } from './src/worker/worker';\n" +
       "delete process.env.NARWHAL_WORKER_PROCESS;\n" +
-      "runWorker().catch((err) => { process.stderr.write(`narwhal worker: ${err?.stack ?? err}\\n`); process.exit(1); });\n",
+      "new Worker().run().catch((err) => { process.stderr.write(`narwhal worker: ${err?.stack ?? err}\\n`); process.exit(1); });\n",
 };
 const worker = await build({ ...common, outfile: join(dir, 'split/worker.js'), stdin: workerEntry });
 worker.stdin = workerEntry;

@@ -2,7 +2,7 @@
 // what the pool does next against its target, what a worker's exit means, when a pool is degraded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { importSource } from './helpers/source.mjs';
+import { importSource } from './helpers/unit.mjs';
 
 const {
   decide, backOffDelay, unplannedExit, MIN_HEALTHY_LIFE_MS, HEALTHY, watchPool, degradedDetail, describePoolEvent,

@@ -1,4 +1,4 @@
-// The --sticky routing policy (src/master/sticky.ts), as a pure function of its inputs: sessions
+// The --sticky routing policy (src/master/socketio/sticky.ts), as a pure function of its inputs: sessions
 // go to their owner while it is ready, new ones to the ready worker with the fewest sessions,
 // unreadable connections by client address; the request-line reader hands back every byte.
 import { test } from 'uvu';
@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { importSource } from './helpers/unit.mjs';
 
-const { StickyRouter, readHead } = await importSource('src/master/sticky.ts');
+const { StickyRouter, readHead } = await importSource('src/master/socketio/sticky.ts');
 const { sessionIdOf } = await importSource('src/http/engine-io.ts');
 
 const worker = (name) => ({ name });

@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import type { WorkerSnapshot } from '../master/worker-handle';
 import { RESTART_REASONS } from '../master/worker-handle';
-import { DURATION_BUCKETS, type WorkerStats } from '../protocol';
+import { DURATION_BUCKETS, type WorkerStats } from '../ipc';
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
 interface Sample {

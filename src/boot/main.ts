@@ -2,7 +2,7 @@
 // is decides what loads. Each branch imports its part dynamically, which esbuild bundles as
 // modules initialised only when imported, so a worker never runs the master's code (CLI
 // parsing, the arbiter, admin and metrics, cgroups) and the master never runs the worker's.
-import { WORKER_ENV } from '../protocol';
+import { WORKER_ENV } from '../ipc';
 
 const crash = (who: string) => (err: unknown) => {
   process.stderr.write(`${who}: ${(err as Error)?.stack ?? err}\n`);

@@ -2,8 +2,8 @@
 // its dispatcher sees NARWHAL_WORKER_PROCESS, or as the entry of the worker's own bundle
 // (dist/narwhal-worker.js), which holds only the worker's code: less to compile and to keep.
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
-import { WORKER_ENV } from '../protocol';
-import { runWorker } from '../worker/main';
+import { WORKER_ENV } from '../ipc';
+import { Worker } from '../worker/worker';
 
 if (!process.send || !process.env[WORKER_ENV]) {
   process.stderr.write('narwhal: this is a narwhal worker, started by the narwhal master; run narwhal itself (dist/narwhal.js)\n');
@@ -13,7 +13,7 @@ if (!process.send || !process.env[WORKER_ENV]) {
 // compile cache (Node read the variable when this process started).
 delete process.env[WORKER_ENV];
 delete process.env[COMPILE_CACHE_ENV];
-runWorker().catch((err: unknown) => {
+new Worker().run().catch((err: unknown) => {
   process.stderr.write(`narwhal worker: ${(err as Error)?.stack ?? err}\n`);
   process.exit(1);
 });

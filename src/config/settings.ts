@@ -7,7 +7,7 @@ import {
 } from './types';
 
 export type { HookFunction } from './types';
-import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access';
+import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format';
 import { isAllowEntry } from '../http/forwarded';
 import { nodeTls } from '../platform/lazy-builtins';
 

@@ -1,7 +1,7 @@
 // A worker's access log: one line per finished response, in the configured format.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
-import { compileAccessFormat, sentHeader } from './access';
+import { compileAccessFormat, sentHeader } from './access-format';
 import { LogSink } from './sink';
 
 export class AccessLog {

@@ -11,14 +11,14 @@ import { bindAll, closeAll, type Listener } from '../http/listeners';
 import { peerMatcher } from '../http/forwarded';
 import type { Logger } from '../log/logger';
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
-import { within } from '../hooks';
+import { within } from '../hook-call';
 import { ExtraListeners } from './extra-listeners';
 import { MasterHooks } from './hooks';
 import { movePidfile, removePidfile, writePidfile } from './pidfile';
 import { Pool, heartbeatMs, type PoolSnapshot, type Routing } from './pool';
 import { RoundRobin } from './round-robin';
-import { SocketIoRelay, isAppMessage } from './socketio-relay';
-import { StickyRouter } from './sticky';
+import { SocketIoRelay, isAppMessage } from './socketio/relay';
+import { StickyRouter } from './socketio/sticky';
 import { Upgrader } from './upgrade';
 
 export interface ArbiterOptions {

@@ -2,7 +2,7 @@
 // arbiter as Gunicorn's hooks get the arbiter: its pid, the current settings, the error log, the
 // pool's target and its workers; worker hooks get a view of one worker.
 import type { Settings } from '../config/settings';
-import { callHook } from '../hooks';
+import { callHook } from '../hook-call';
 import type { Logger } from '../log/logger';
 import type { PoolSnapshot } from './pool';
 import type { WorkerSnapshot } from './worker-handle';
@@ -10,7 +10,7 @@ import type { WorkerSnapshot } from './worker-handle';
 export type MasterHookName =
   | 'onStarting' | 'onReload' | 'whenReady' | 'preFork' | 'postFork' | 'childExit' | 'nworkersChanged' | 'onExit' | 'preExec';
 
-export interface WorkerView {
+export interface PooledWorkerView {
   /** Undefined in preFork: the process does not exist yet. */
   readonly pid: number | undefined;
   /** Spawn order (Gunicorn's worker.age): 1 for the first worker, then 2, 3, … */
@@ -23,7 +23,7 @@ export interface ServerView {
   readonly settings: Settings;
   readonly log: Logger;
   readonly target: number;
-  workers(): WorkerView[];
+  workers(): PooledWorkerView[];
 }
 
 export class MasterHooks {
@@ -40,7 +40,7 @@ export class MasterHooks {
   }
 
   /** What a hook sees of a worker. */
-  static workerView(w: WorkerSnapshot): WorkerView {
+  static workerView(w: WorkerSnapshot): PooledWorkerView {
     return Object.freeze({ pid: w.pid, age: w.age, state: w.state });
   }
 

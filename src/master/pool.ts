@@ -7,7 +7,7 @@ import { SETTING_LIST } from '../config/settings';
 import { boundAddress, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
-import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../protocol';
+import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../ipc';
 import {
   HEALTHY, MIN_HEALTHY_LIFE_MS, backOffDelay, decide, degradedDetail, describePoolEvent, unplannedExit, watchPool,
   type DegradedDetail, type PoolWatch,

@@ -11,7 +11,7 @@
 //   - a worker out of file descriptors refuses the handle (NACK): the next worker gets it;
 //   - no ready worker: the connection waits, for at most the header timeout, then is closed,
 //     so no client ever hangs on a connection the master could not hand over.
-// With --sticky the master first reads each connection's request line (sticky.ts) and routes
+// With --sticky the master first reads each connection's request line (socketio/sticky.ts) and routes
 // by session; the handle then goes over exactly as above, with the bytes read.
 import type net from 'node:net';
 import type { Settings } from '../config/settings';
@@ -19,10 +19,10 @@ import type { Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import { onHandleReceipt } from '../platform/node/child_process';
 import { acceptOn, detachHandle, pausedSocketOn, type RawServerHandle } from '../platform/node/net';
-import { headLimits, readHead, type Head, type StickyRouter } from './sticky';
+import { headLimits, readHead, type Head, type StickyRouter } from './socketio/sticky';
 import type { WorkerHandle } from './worker-handle';
 
-/** --sticky: route by session (sticky.ts) instead of taking turns. */
+/** --sticky: route by session (socketio/sticky.ts) instead of taking turns. */
 export interface StickyRouting {
   router: StickyRouter;
   /** Whether to read a PROXY preamble from this peer first (proxy_protocol, trusted peer). */
@@ -175,7 +175,7 @@ export class RoundRobin {
     return best;
   }
 
-  /** --sticky: the session's worker (sticky.ts), among the ready ones that did not refuse it. */
+  /** --sticky: the session's worker (socketio/sticky.ts), among the ready ones that did not refuse it. */
   private pickBySession(conn: Connection, head: Head): WorkerHandle | null {
     const ready = this.readyWorkers().filter((w) => w.child.connected && !conn.refusedBy?.has(w));
     return this.sticky!.router.pick(head, ready, this.sticky!.tls);

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isSingleExecutable } from '../platform/sea';
-import { WORKER_ENV } from '../protocol';
+import { WORKER_ENV } from '../ipc';
 
 
 export interface SpawnOptions {

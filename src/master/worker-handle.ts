@@ -2,7 +2,7 @@
 // draining -> exited), changed only by the transitions below, as Puma's worker_handle.rb does it
 // (boot!, term!, ping!): the pool calls them, nothing writes a handle's fields from outside.
 import type { ChildProcess } from 'node:child_process';
-import type { MasterMessage, WorkerStats } from '../protocol';
+import type { MasterMessage, WorkerStats } from '../ipc';
 import type { WorkerFacts } from './policy';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';

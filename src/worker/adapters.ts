@@ -3,7 +3,7 @@
 // a { fetch } handler in an http.Server made for it.
 import http from 'node:http';
 import net from 'node:net';
-import { isHttp1Server } from './instrument';
+import { isHttp1Server } from './instrument/server-policy';
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
 

@@ -55,9 +55,9 @@ function listenError(errno: number, asked: Asked): NodeJS.ErrnoException {
 
 export class Adoption {
   /** The server narwhal serves: adopted from listen(), exported, or made for an export. */
-  primary: net.Server | null = null;
-  /** What the primary's own listen() asked for (null if it never called listen). */
-  primaryAsked: Asked | null = null;
+  mainServer: net.Server | null = null;
+  /** What the main server's own listen() asked for (null if it never called listen). */
+  mainAsked: Asked | null = null;
   private readonly aliases = new Set<net.Server>();
   /** Node's own listen(), once intercepted. */
   private original: Listen | null = null;
@@ -78,17 +78,17 @@ export class Adoption {
     return (this.original ?? net.Server.prototype.listen as Listen).apply(server, args);
   }
 
-  /** The servers the app's shutdown must close: the primary and its aliases. */
+  /** The servers the app's shutdown must close: the main server and its aliases. */
   servers(): net.Server[] {
-    return this.primary ? [this.primary, ...this.aliases] : [...this.aliases];
+    return this.mainServer ? [this.mainServer, ...this.aliases] : [...this.aliases];
   }
 
-  /** Serves `server` (an exported one, or one made for an export): it becomes the primary. */
+  /** Serves `server` (an exported one, or one made for an export): it becomes the main server. */
   serve(server: net.Server): void {
     // A server the module listened on while loading, before its export was picked, is kept
     // listening (on its stand-in) and closed with the app, but gets no connections.
-    if (this.primary && this.primary !== server) this.aliases.add(this.primary);
-    this.primary = server;
+    if (this.mainServer && this.mainServer !== server) this.aliases.add(this.mainServer);
+    this.mainServer = server;
     if (!server.listening) this.standIn(server);
   }
 
@@ -98,7 +98,7 @@ export class Adoption {
    * could still call listen(), but for this wait's own poll timer).
    */
   firstListen(ms: number, hasNothingToDo: () => boolean): Promise<net.Server | null> {
-    if (this.primary) return Promise.resolve(this.primary);
+    if (this.mainServer) return Promise.resolve(this.mainServer);
     return new Promise((resolve) => {
       let idlePolls = 0;
       const poll = setInterval(() => {
@@ -123,7 +123,7 @@ export class Adoption {
   }
 
   private onClose(server: net.Server): void {
-    if (server === this.primary) this.host.closed(server);
+    if (server === this.mainServer) this.host.closed(server);
   }
 
   private listen(server: net.Server, args: unknown[]): net.Server {
@@ -134,13 +134,13 @@ export class Adoption {
       if (typeof options.fd === 'number') this.host.notice(`The app listens on fd ${options.fd} itself: not served by narwhal`);
       return this.nodeListen(server, args);
     }
-    if (server === this.primary) {
-      this.primaryAsked ??= asked;
+    if (server === this.mainServer) {
+      this.mainAsked ??= asked;
       if (cb) process.nextTick(() => cb.call(server));
       return server;
     }
     if (server.listening) return this.nodeListen(server, args); // ERR_SERVER_ALREADY_LISTEN
-    if (!this.primary) return this.adopt(server, asked, cb);
+    if (!this.mainServer) return this.adopt(server, asked, cb);
     if (this.isAlias(asked)) {
       this.aliases.add(server);
       this.once(server, cb);
@@ -157,8 +157,8 @@ export class Adoption {
   }
 
   private adopt(server: net.Server, asked: Asked, cb: ListenCallback | null): net.Server {
-    this.primary = server;
-    this.primaryAsked = asked;
+    this.mainServer = server;
+    this.mainAsked = asked;
     this.once(server, cb);
     this.standIn(server);
     const waiting = this.waiting;
@@ -172,7 +172,7 @@ export class Adoption {
   }
 
   private isAlias(asked: Asked): boolean {
-    const first = this.primaryAsked;
+    const first = this.mainAsked;
     if ('path' in asked) return first !== null && 'path' in first && first.path === asked.path;
     const served = this.host.served;
     return (first !== null && 'port' in first && first.port === asked.port && first.port !== 0) ||

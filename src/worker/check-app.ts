@@ -7,7 +7,7 @@ import { missingInternals, unsupportedNode } from '../platform/node';
 import { StandInHandle, type StandInAddress } from '../platform/node/net';
 import { Adoption } from './adopt';
 import { AppLoadError, loadApp } from './load-app';
-import { servedProtocols } from './protocols';
+import { servedProtocols } from './http-versions';
 
 export async function checkApp(settings: Settings, cwd: string, tls: TlsConfig | null): Promise<number> {
   const missing = missingInternals('worker');

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { Settings } from '../config/settings';
-import type { ListenerPlan } from '../protocol';
+import type { ListenerPlan } from '../ipc';
 import { readPreface } from '../http/h2c';
 import { readPreamble } from '../http/proxy-protocol';
 import type { TlsConfig } from '../http/tls';
@@ -19,8 +19,8 @@ import { tlsParent } from '../platform/node/tls';
 import type { Http2Bridge } from './http2-bridge';
 import type { Logger } from '../log/logger';
 import { ConnectionCap } from './connection-cap';
-import type { Instrumented } from './instrument';
-import type { ServedProtocols } from './protocols';
+import type { RequestGate } from './instrument/request-gate';
+import type { ServedProtocols } from './http-versions';
 
 /** How long a cleartext connection may take to say whether it is HTTP/2 (Node's headersTimeout). */
 const PREFACE_TIMEOUT_MS = 60_000;
@@ -50,7 +50,7 @@ export class ConnectionFeed {
   private readonly cap: ConnectionCap;
 
   constructor(
-    private readonly http: Instrumented,
+    private readonly requestGate: RequestGate,
     private readonly settings: Settings,
     tlsConfig: TlsConfig | null,
     private readonly protocols: ServedProtocols,
@@ -59,7 +59,7 @@ export class ConnectionFeed {
     this.cap = new ConnectionCap(settings.worker_connections, settings.backlog, (settings.header_timeout || 60) * 1000, log);
     // The bridge (and node:http2 with it) loads only for a worker that speaks HTTP/2.
     const bridge = protocols.h2 === 'bridge' ? (require('./http2-bridge') as typeof import('./http2-bridge')).Http2Bridge : null;
-    this.bridge = bridge ? new bridge(http.server as http.Server, settings, (s) => http.session(s)) : null;
+    this.bridge = bridge ? new bridge(requestGate.server as http.Server, settings, (s) => requestGate.connections.session(s)) : null;
     this.tlsFront = tlsConfig ? this.createTlsFront(tlsConfig) : null;
   }
 
@@ -73,12 +73,12 @@ export class ConnectionFeed {
       // does not verify is not (as Python's CERT_OPTIONAL, Gunicorn's).
       if (config.verifyOptional && !secure.authorized && secure.getPeerX509Certificate() !== undefined) return void secure.destroy();
       if (secure.alpnProtocol === 'h2' && this.bridge) {
-        this.http.connection(secure);
+        this.requestGate.connections.connection(secure);
         return this.toBridge(secure, tlsParent(secure));
       }
       // A client that offered no ALPN, or not h2, to a server that speaks only HTTP/2.
       if (!http1 && secure.alpnProtocol !== 'h2') return void secure.destroy();
-      deliverConnection(this.http.server, secure);
+      deliverConnection(this.requestGate.server, secure);
     });
     // A failed handshake (a plain-HTTP client, a bad certificate) ends that connection only.
     front.on('tlsClientError', (_err: Error, secure: tls.TLSSocket) => secure.destroy());
@@ -106,7 +106,7 @@ export class ConnectionFeed {
   accept(handle: unknown, head?: string): void {
     // Accepted even when stopping: the master sent it before it asked this worker to drain,
     // and its request is answered (with Connection: close).
-    const socket = socketFromHandle(handle, this.http.server);
+    const socket = socketFromHandle(handle, this.requestGate.server);
     // --sticky: the bytes the master read to route the connection come first.
     if (head) socket.unshift(Buffer.from(head, 'base64'));
     this.admit(socket);
@@ -124,10 +124,10 @@ export class ConnectionFeed {
   }
 
   private admitNow(socket: net.Socket): void {
-    this.http.track(socket);
+    this.requestGate.connections.track(socket);
     // A preamble is read from trusted peers only, and trust is decided on the real peer, before
     // the preamble replaces it.
-    if (!this.settings.proxy_protocol || !this.http.isTrusted(socket)) return this.handOn(socket);
+    if (!this.settings.proxy_protocol || !this.requestGate.isTrusted(socket)) return this.handOn(socket);
     readPreamble(socket, () => {
       if (!this.tlsFront || socket.readableLength === 0) return this.handOn(socket);
       // The bytes after the preamble (the ClientHello) were put back on the socket, and
@@ -155,9 +155,9 @@ export class ConnectionFeed {
   private handOn(socket: net.Socket): void {
     if (this.tlsFront) return void this.tlsFront.emit('connection', socket);
     // h2c for an http.Server: only trusted peers (a proxy) may open with the preface.
-    if (this.bridge && this.protocols.h2c && this.http.isTrusted(socket)) {
-      return readPreface(socket, PREFACE_TIMEOUT_MS, (h2) => (h2 ? this.toBridge(socket, socket) : deliverConnection(this.http.server, socket)));
+    if (this.bridge && this.protocols.h2c && this.requestGate.isTrusted(socket)) {
+      return readPreface(socket, PREFACE_TIMEOUT_MS, (h2) => (h2 ? this.toBridge(socket, socket) : deliverConnection(this.requestGate.server, socket)));
     }
-    deliverConnection(this.http.server, socket);
+    deliverConnection(this.requestGate.server, socket);
   }
 }

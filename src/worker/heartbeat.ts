@@ -3,8 +3,8 @@
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { nodePerfHooks } from '../platform/lazy-builtins';
-import type { WorkerMessage } from '../protocol';
-import type { HttpCounters } from './instrument';
+import type { WorkerMessage } from '../ipc';
+import type { HttpCounters } from './instrument/counters';
 
 // reliability: returns `beat` too, so that a report request (a /metrics scrape) is answered at once.
 export function startHeartbeat(

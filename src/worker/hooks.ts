@@ -4,12 +4,12 @@
 // worker hooks get the worker object.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HookFunction, SettingSpec, Settings } from '../config/settings';
-import { callHook } from '../hooks';
+import { callHook } from '../hook-call';
 import type { Logger } from '../log/logger';
 
 export type WorkerHookName = 'postWorkerInit' | 'workerInt' | 'workerAbort' | 'preRequest' | 'postRequest' | 'workerExit';
 
-export interface WorkerView {
+export interface WorkerSelfView {
   readonly pid: number;
   /** Spawn order, as the master counts (Gunicorn's worker.age). */
   readonly age: number;
@@ -22,12 +22,12 @@ type RequestHook = (req: IncomingMessage, res: ServerResponse) => void;
 export class WorkerHooks {
   private constructor(
     private readonly hooks: Partial<Record<WorkerHookName, HookFunction>>,
-    readonly worker: WorkerView,
+    readonly worker: WorkerSelfView,
     private readonly log: Logger,
   ) {}
 
   /** The worker hooks of `configFile` (none without one). Throws what readConfigFile throws. */
-  static async load(configFile: string | null, worker: WorkerView, log: Logger): Promise<WorkerHooks> {
+  static async load(configFile: string | null, worker: WorkerSelfView, log: Logger): Promise<WorkerHooks> {
     const hooks: Partial<Record<WorkerHookName, HookFunction>> = {};
     if (configFile) {
       // The registry and the loader only for a config file with worker hooks: most workers have none.

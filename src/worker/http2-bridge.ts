@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Settings } from '../config/settings';
 import { BridgedResponse, asHttp1Request, keepOwnMembers, prototypeSwapper } from './http2-compat';
-export { closeSession } from './http2-session';
+export { closeSession } from './instrument/http2-session';
 
 /** Gunicorn's HTTP/2 limits as Node's http2 server options. */
 export function http2Options(settings: Pick<Settings, 'http2_max_concurrent_streams' | 'http2_initial_window_size' |

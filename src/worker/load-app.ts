@@ -143,7 +143,7 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
   };
   const adopted = (server: net.Server): LoadedApp => ({
     server,
-    description: `${serverKind(server)} it listens on (it asked for ${adoption.primaryAsked ? describeAsked(adoption.primaryAsked) : 'a port'})`,
+    description: `${serverKind(server)} it listens on (it asked for ${adoption.mainAsked ? describeAsked(adoption.mainAsked) : 'a port'})`,
     ...extras(),
   });
 
@@ -157,7 +157,7 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions): 
     }
     return serveExport(exportName, factory ? await (value as () => unknown)() : value, factory);
   }
-  if (adoption.primary) return adopted(adoption.primary);
+  if (adoption.mainServer) return adopted(adoption.mainServer);
   if (mod.default !== undefined && isServable(mod.default)) return serveExport('default', mod.default, false);
   const app = pick('app');
   if (app !== undefined && isServable(app)) return serveExport('app', app, false);

@@ -2,7 +2,7 @@
 // listens on (adopt.ts, rule 5). The master answers each with `listen-result`, the listening
 // handle riding along, or an errno.
 import type { RawServerHandle } from '../platform/node/net';
-import type { MasterMessage, WorkerMessage } from '../protocol';
+import type { MasterMessage, WorkerMessage } from '../ipc';
 import type { Asked } from './adopt';
 
 type ListenResult = Extract<MasterMessage, { t: 'listen-result' }>;

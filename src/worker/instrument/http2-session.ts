@@ -1,6 +1,6 @@
 // Ending an HTTP/2 session gracefully: what a drain does to narwhal's bridge sessions and to
 // the app's own http2 server's. Kept apart from the bridge, and free of node:http2 itself, so
-// that a worker serving no HTTP/2 never loads it (instrument.ts needs this on every worker).
+// that a worker serving no HTTP/2 never loads it (the drain needs this on every worker).
 import type http2 from 'node:http2';
 
 /** http2.constants.NGHTTP2_NO_ERROR (RFC 9113 7: graceful shutdown). */

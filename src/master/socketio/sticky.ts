@@ -2,16 +2,16 @@
 // upgrade to WebSocket) every request of an Engine.IO session must reach the worker that made
 // the session. The master reads the request line of each new connection (bounded in bytes and
 // time), finds the session id (`sid=` in the query) and routes by it; the workers tell it which
-// sessions they made (worker/engine-io-sessions.ts, or @socket.io/sticky's setupWorker messages)
+// sessions they made (worker/socketio/sessions.ts, or @socket.io/sticky's setupWorker messages)
 // and when they end. New sessions go to the ready worker with the fewest sessions. Where the
 // master cannot read the request (the workers terminate TLS), it routes by client address —
 // the PROXY preamble's where proxy_protocol is on. The bytes read are handed over with the socket.
 import type net from 'node:net';
-import type { Settings } from '../config/settings';
-import type { Logger } from '../log/logger';
-import { sessionIdOf } from '../http/engine-io';
-import { INVALID, MORE, NONE, parseProxyHeader } from '../http/proxy-protocol';
-import type { WorkerHandle } from './worker-handle';
+import type { Settings } from '../../config/settings';
+import type { Logger } from '../../log/logger';
+import { sessionIdOf } from '../../http/engine-io';
+import { INVALID, MORE, NONE, parseProxyHeader } from '../../http/proxy-protocol';
+import type { WorkerHandle } from '../worker-handle';
 
 /** Enough for any request line narwhal accepts (limit_request_line is at most 64 KiB). */
 export const HEAD_MAX_BYTES = 64 * 1024;

@@ -6,8 +6,8 @@
 // the handshake response, so it reaches the master before the client can use the id.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
-import type { WorkerMessage } from '../protocol';
-import { sessionIdOf } from '../http/engine-io';
+import type { WorkerMessage } from '../../ipc';
+import { sessionIdOf } from '../../http/engine-io';
 
 const SID_IN_BODY = /"sid":"([^"]+)"/;
 

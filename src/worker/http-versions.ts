@@ -12,7 +12,7 @@ import type net from 'node:net';
 import type { Settings } from '../config/settings';
 import type { TlsConfig } from '../http/tls';
 import { isHttp2Server } from './adapters';
-import { isHttp1Server } from './instrument';
+import { isHttp1Server } from './instrument/server-policy';
 import { AppLoadError } from './load-app';
 
 export interface ServedProtocols {

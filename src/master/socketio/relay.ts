@@ -3,7 +3,7 @@
 // setupPrimary() does in a node:cluster primary (broadcasts, rooms and serverSideEmit reach every
 // worker; a response goes back to the worker that asked), and it learns sessions from
 // @socket.io/sticky's setupWorker(), whose workers report them to their primary.
-import type { WorkerHandle } from './worker-handle';
+import type { WorkerHandle } from '../worker-handle';
 
 /** @socket.io/cluster-adapter marks its messages with this source. */
 const ADAPTER_SOURCE = '_sio_adapter';
