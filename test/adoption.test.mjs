@@ -32,9 +32,14 @@ async function unusedPort() {
 }
 
 /** Distinct worker PIDs seen answering `n` requests on fresh connections. */
-async function answering(port, n = 6, path = '/') {
+/**
+ * The workers that answer, over up to `n` requests (a connection each). With the shared socket
+ * the kernel picks the worker, so a few requests may all land on one: ask until `want` workers
+ * have answered, or `n` requests were sent.
+ */
+async function answering(port, n = 60, path = '/', want = 2) {
   const pids = new Set();
-  for (let i = 0; i < n; i++) pids.add(JSON.parse((await request(port, path)).body).pid);
+  for (let i = 0; i < n && pids.size < want; i++) pids.add(JSON.parse((await request(port, path)).body).pid);
   return pids;
 }
 

@@ -84,7 +84,10 @@ export async function idleConnections(profile) {
   const wanted = profile.idleConnections;
   const limit = ensureFileLimit(wanted + 500);
   const held = Math.min(wanted, limit - 500);
-  const server = await startServer(['-w', '2', '--keep-alive', '300', PID_APP], { workers: 2 });
+  // worker_connections (1000 by default, as Gunicorn) is raised for this many, as docs/security.md
+  // tells apps that hold many idle connections to.
+  const perWorker = String(Math.ceil(held / 2) + 500);
+  const server = await startServer(['-w', '2', '--keep-alive', '300', '--worker-connections', perWorker, PID_APP], { workers: 2 });
   const violations = [];
   try {
     const workers = server.workers();
