@@ -67,9 +67,25 @@ function runLine(line, files) {
       const passed = count('Passed');
       const skipped = count('Skipped');
       const failed = code === 0 ? Math.max(0, total - passed - skipped) : Math.max(1, total - passed - skipped);
-      resolve({ passed, failed, skipped, code: code ?? 1 });
+      resolve({ passed, failed, skipped, code: code ?? 1, failures: failureBlocks(plain) });
     });
   });
+}
+
+/**
+ * uvu's failure reports (" FAIL  suite  "name"" then the message and stack), cut from the line's
+ * output so the closing summary can repeat them: a CI log is often read from its tail.
+ */
+function failureBlocks(plain) {
+  const blocks = [];
+  const lines = plain.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s+FAIL\s/.test(lines[i])) continue;
+    let end = i + 1;
+    while (end < lines.length && end < i + 25 && !/^\s+FAIL\s/.test(lines[end]) && !/^\S+\.test\.mjs$/.test(lines[end].trim())) end++;
+    blocks.push(lines.slice(i, end).join('\n').trimEnd());
+  }
+  return blocks;
 }
 
 const [lineArg, ...only] = process.argv.slice(2);
@@ -84,6 +100,9 @@ const plan = lineArg !== undefined
 const results = [];
 for (const [line, files] of plan) results.push([line, await runLine(line, files)]);
 process.stdout.write('\n');
+for (const [line, r] of results) {
+  for (const block of r.failures ?? []) process.stdout.write(`--- failed on Node ${line}:\n${block}\n`);
+}
 for (const [line, r] of results) process.stdout.write(`Node ${line}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped\n`);
 const sum = (k) => results.reduce((n, [, r]) => n + r[k], 0);
 process.stdout.write(`matrix: ${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped\n`);
