@@ -3,7 +3,8 @@
 // NARWHAL_CONTROL_SOCKET, else control_socket in the config file (-c FILE, else only a
 // narwhal.config.json in the working directory: ctl runs no config code it is not told to). A
 // socket not owned by root or the caller, or in a directory others may write, is refused.
-//   status [--json]  each worker's pid, state, age, requests served, RSS, event-loop lag; the target
+//   status [--json]  each worker's pid, state, age, requests served, RSS, event-loop lag (and, with
+//                    --threads, each of its event loops); the target
 //   reload           as HUP          scale N | incr | decr   the pool's target
 //   reopen-logs      as USR1         stop [--quick]          as TERM (INT with --quick)
 import { existsSync, lstatSync, statSync } from 'node:fs';
@@ -55,10 +56,15 @@ export function formatStatus(status: PoolStatus): string {
     `master ${m.pid}: ${m.phase}, target ${m.target} worker${m.target === 1 ? '' : 's'}, ${m.distribution}, up ${seconds(m.uptime_s)}` +
       (m.listeners.length ? `, listening at ${m.listeners.join(' ')}` : ''),
   ];
-  const rows = [['PID', 'STATE', 'AGE', 'REQUESTS', 'RSS', 'LAG'], ...status.workers.map((w) => [
+  const lag = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+  // --threads: a row per event loop under its worker's row (thread 0 is the process's own loop).
+  const rows = [['PID', 'STATE', 'AGE', 'REQUESTS', 'RSS', 'LAG'], ...status.workers.flatMap((w) => [[
     String(w.pid), w.retiring && w.state !== 'draining' ? `${w.state} (retiring: ${w.retiring})` : w.state, seconds(w.age_s),
-    String(w.requests), `${(w.rss_bytes / 1e6).toFixed(1)} MB`, `${(w.lag_s * 1000).toFixed(1)} ms`,
-  ])];
+    String(w.requests), `${(w.rss_bytes / 1e6).toFixed(1)} MB`, lag(w.lag_s),
+  ], ...(w.threads ?? []).map((t) => [
+    `  thread ${t.thread}`, t.restarts > 0 ? `${t.state} (restarts: ${t.restarts})` : t.state, seconds(t.age_s),
+    String(t.requests), `heap ${(t.heap_used_bytes / 1e6).toFixed(1)} MB`, lag(t.lag_s),
+  ])])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
   return `${lines.join('\n')}\n`;

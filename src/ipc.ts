@@ -30,6 +30,10 @@ export interface BootMessage {
   /** This worker's own max-requests, jitter included (0 = unlimited). */
   maxRequests: number;
   heartbeatMs: number;
+  /** --threads: event loops in this worker process (1: the process's own only). */
+  threads: number;
+  /** Each thread's V8 old-space limit (the process's own is its --max-old-space-size); null: Node's. */
+  threadHeapMb: number | null;
 }
 
 export type MasterMessage =
@@ -49,13 +53,22 @@ export type MasterMessage =
    * The answer to `stopping` while the master itself shuts down (TERM to the whole process
    * group): serve on through --shutdown-delay; the master's own `drain` follows.
    */
-  | { t: 'keep-serving' };
+  | { t: 'keep-serving' }
+  /**
+   * The answer to `listeners`: a copy of one listening socket the worker serves (its handle rides
+   * along), for a thread to accept on (worker/threads/); `last` on the final copy.
+   */
+  | { t: 'listener-copy'; id: number; address: string; last: boolean }
+  /** Worker to its threads only: reopen the log files (USR1). */
+  | { t: 'reopen' };
 
 export interface WorkerStats {
   requests: number;
   inFlight: number;
   rss: number;
   heapLimit: number;
+  /** V8 heap in use (the process's own loop; with --threads, all of them). */
+  heapUsed?: number;
   /** Event-loop lag in seconds, as last measured. */
   lag: number;
   /** Responses by status class since the worker started: index 1..5 = 1xx..5xx, 0 = other. */
@@ -64,6 +77,24 @@ export interface WorkerStats {
   buckets?: number[];
   /** Sum of request durations in seconds. */
   durationSum?: number;
+  /** --threads: each event loop of the worker (its own first); the fields above are their sums. */
+  threads?: ThreadStats[];
+}
+
+/** One event loop of a worker process with --threads (0: the process's own). */
+export interface ThreadStats {
+  thread: number;
+  /** The worker_threads threadId; 0 for the process's own loop. */
+  threadId: number;
+  state: 'booting' | 'ready' | 'draining';
+  startedAt: number;
+  requests: number;
+  inFlight: number;
+  lag: number;
+  heapUsed: number;
+  heapLimit: number;
+  /** Times this slot's thread was replaced. */
+  restarts: number;
 }
 
 /** Upper bounds (seconds) of the request duration histogram (prom-client's defaults). */
@@ -85,7 +116,11 @@ export type WorkerMessage =
   /** `report`: the id of the master's report request this beat answers (a scrape), if any. */
   | ({ t: 'heartbeat'; report?: number } & WorkerStats)
   /** The worker asks to be replaced (max-requests reached): the master boots its successor first. */
-  | { t: 'retire'; reason: 'max_requests' | 'memory' };
+  | { t: 'retire'; reason: 'max_requests' | 'memory' }
+  /** --threads: copies of the listening sockets this worker serves, for a thread (`listener-copy`). */
+  | { t: 'listeners'; id: number }
+  /** --threads: one of the worker's threads ended and is replaced inside the process. */
+  | { t: 'thread-exit'; thread: number; reason: 'crash' | 'timeout' | 'max_requests' | 'memory'; message: string };
 
 /** Exit code of a worker whose app could not be loaded (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;

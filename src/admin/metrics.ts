@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import type { WorkerSnapshot } from '../master/worker-handle';
 import { RESTART_REASONS } from '../master/worker-handle';
-import { DURATION_BUCKETS, type WorkerStats } from '../ipc';
+import { DURATION_BUCKETS, type ThreadStats, type WorkerStats } from '../ipc';
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
 interface Sample {
@@ -112,6 +112,16 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
   define('narwhal_worker_heap_limit_bytes', 'gauge', "V8 heap size limit of each worker", perWorker((w) => w.stats.heapLimit));
   define('narwhal_worker_event_loop_lag_seconds', 'gauge', 'Event-loop lag (p99 over the last heartbeat interval) of each worker',
     perWorker((w) => w.stats.lag));
+  // --threads: one series per event loop (thread 0 is the worker process's own loop).
+  const perThread = (value: (t: ThreadStats) => number) => () =>
+    live().flatMap((w) => (w.stats.threads ?? []).map((t) => ({ value: value(t), labels: { pid: w.pid, thread: t.thread } })));
+  define('narwhal_thread_requests_total', 'counter', 'With --threads: requests each event loop of a worker has served (from 0 again when a thread is replaced)',
+    perThread((t) => t.requests));
+  define('narwhal_thread_requests_in_flight', 'gauge', 'With --threads: requests each event loop of a worker is serving', perThread((t) => t.inFlight));
+  define('narwhal_thread_event_loop_lag_seconds', 'gauge', 'With --threads: event-loop lag (p99 over the last heartbeat interval) of each event loop',
+    perThread((t) => t.lag));
+  define('narwhal_thread_heap_used_bytes', 'gauge', 'With --threads: V8 heap in use by each event loop', perThread((t) => t.heapUsed));
+  define('narwhal_thread_heap_limit_bytes', 'gauge', 'With --threads: V8 heap size limit of each event loop', perThread((t) => t.heapLimit));
   define('narwhal_ready', 'gauge', '1 when /readyz answers 200, else 0', () => [{ value: isReady() ? 1 : 0 }]);
   define('narwhal_pool_degraded', 'gauge', '1 when fewer workers than desired have been ready for longer than --degraded-after, else 0',
     () => [{ value: arbiter.snapshot.degraded ? 1 : 0 }]);

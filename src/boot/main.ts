@@ -2,6 +2,7 @@
 // is decides what loads. Each branch imports its part dynamically, which esbuild bundles as
 // modules initialised only when imported, so a worker never runs the master's code (CLI
 // parsing, the arbiter, admin and metrics, cgroups) and the master never runs the worker's.
+import { isMainThread } from 'node:worker_threads';
 import { WORKER_ENV } from '../ipc';
 
 const crash = (who: string) => (err: unknown) => {
@@ -9,8 +10,9 @@ const crash = (who: string) => (err: unknown) => {
   process.exit(1);
 };
 
-if (process.env[WORKER_ENV]) {
-  // A worker of the binary, or of narwhal-main.js run alone (dist/ starts workers from narwhal-worker.js).
+if (process.env[WORKER_ENV] || !isMainThread) {
+  // A worker of the binary, or of narwhal-main.js run alone (dist/ starts workers from narwhal-worker.js);
+  // or a thread of such a worker (--threads).
   void import('./worker');
 } else if (process.argv[2] === 'ctl') {
   // `narwhal ctl …`: a client of a running master's control socket (ctl.ts).

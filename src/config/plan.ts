@@ -31,9 +31,27 @@ export interface ServerPlan extends PoolPlan {
 /** The pool's size and heaps, from the settings and the container (--print-config shows these). */
 export function planPool(settings: Settings, facts: CgroupFacts = readCgroup()): PoolPlan {
   return {
-    workers: resolveWorkerCount(settings.workers, facts),
-    heap: planHeap({ workerHeapMb: settings.worker_heap_mb, facts }),
+    workers: threadsShare(resolveWorkerCount(settings.workers, facts), settings),
+    heap: planHeap({ workerHeapMb: settings.worker_heap_mb, facts, loopsPerWorker: settings.threads }),
   };
+}
+
+/**
+ * --workers auto with --threads: the CPUs are event loops, so the processes are the CPUs divided
+ * by the threads each runs (workers x threads <= the CPUs, at least one worker).
+ */
+function threadsShare(count: WorkerCount, settings: Pick<Settings, 'workers' | 'threads'>): WorkerCount {
+  if (settings.workers !== 'auto' || settings.threads <= 1) return count;
+  const workers = Math.max(1, Math.floor(count.count / settings.threads));
+  return { count: workers, source: `${count.source}; / ${settings.threads} threads per worker = ${workers}` };
+}
+
+/** --threads: every event loop accepts on its own copy of the listening socket, which round-robin cannot give. */
+function checkThreads(settings: Pick<Settings, 'threads' | 'sticky'>, distribution: ResolvedDistribution): void {
+  if (settings.threads <= 1 || distribution !== 'round-robin') return;
+  const why = settings.sticky ? '--sticky routes each connection to a worker process in the master' : 'round-robin hands each connection to a worker process';
+  throw new ConfigError(`invalid value for threads: ${settings.threads} event loops per worker need distribution shared or reuseport, ` +
+    `where each loop accepts on its own copy of the listening socket; ${why}, over an IPC channel a thread does not have (use --threads 1, or more --workers)`);
 }
 
 /**
@@ -59,6 +77,7 @@ export function planServer(settings: Settings, cwd: string, facts: CgroupFacts =
       'use the narwhal binary, or round-robin or shared');
   }
   const distribution = resolveDistribution(settings);
+  checkThreads(settings, distribution);
   let identity: WorkerIdentity | undefined;
   try {
     identity = resolveIdentity(settings.user, settings.group);

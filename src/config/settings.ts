@@ -248,6 +248,15 @@ export const SETTINGS = {
     defaultText: 'auto, or $WEB_CONCURRENCY when set', section: 'workers',
     help: 'Number of worker processes, or auto to size the pool from the CPUs the container may use',
   }),
+  threads: setting({
+    name: 'threads', flag: '--threads <n>', type: integer(1, 64), default: 1, section: 'workers',
+    help: "Event loops per worker process (Gunicorn's --threads): the process's own and n-1 worker_threads, each running its own copy of the app on the worker's listeners. Less memory than as many processes; a native crash or an OOM takes the whole process. Needs distribution shared or reuseport",
+  }),
+  uv_threadpool: setting({
+    name: 'uv_threadpool', flag: '--uv-threadpool <n>', type: integer(0, 1024), default: 0, defaultText: "0 (Node's default, 4)",
+    section: 'workers',
+    help: "Size of each worker's libuv thread pool (UV_THREADPOOL_SIZE), shared by its event loops: file system calls, dns.lookup, crypto.pbkdf2/scrypt, zlib. Raise it for apps that hash passwords (bcrypt) or read many files at once",
+  }),
   worker_connections: setting({
     name: 'worker_connections', flag: '--worker-connections <n>', type: integer(0, 2 ** 20), default: 1000, section: 'workers',
     help: 'The most connections one worker serves at once (Gunicorn\'s and nginx\'s); more wait, unread, until one closes (up to backlog of them, each for at most header_timeout; beyond that they are closed). WebSockets count: raise it for many long-lived connections (0 = no cap)',
@@ -274,7 +283,7 @@ export const SETTINGS = {
   }),
   worker_heap_mb: setting({
     name: 'worker_heap_mb', flag: '--worker-heap-mb <mb>', type: integer(0), default: 0, section: 'workers',
-    help: "Each worker's V8 old-space limit in MiB (0 = sized from the container memory limit)",
+    help: "Each event loop's V8 old-space limit in MiB, per worker process or per thread with --threads (0 = sized from the container memory limit)",
   }),
   degraded_after: setting({
     name: 'degraded_after', flag: '--degraded-after <seconds>', type: seconds(0), default: 30, section: 'workers',

@@ -76,6 +76,7 @@ export class Arbiter {
     this.pool = new Pool(options.app, this.plan.distribution, this.settings, this.plan.workers.count, {
       env: () => (this.plan.compileCache.dir ? { [COMPILE_CACHE_ENV]: this.plan.compileCache.dir } : {}),
       nodeFlags: (n) => this.plan.heap.flags(n),
+      threadHeapMb: (n) => this.plan.heap.heapMb(n),
       identity: this.plan.identity,
     }, this.log, {
       changed: () => this.changed(),

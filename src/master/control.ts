@@ -28,6 +28,19 @@ export interface WorkerStatus {
   requests: number;
   rss_bytes: number;
   lag_s: number;
+  /** --threads: each event loop of the worker, its own (thread 0) first. */
+  threads?: ThreadStatus[];
+}
+
+export interface ThreadStatus {
+  thread: number;
+  state: string;
+  age_s: number;
+  requests: number;
+  in_flight: number;
+  lag_s: number;
+  heap_used_bytes: number;
+  restarts: number;
 }
 
 export interface PoolStatus {
@@ -73,6 +86,12 @@ export function poolStatus(arbiter: Arbiter): PoolStatus {
     workers: pool.workers.map((w) => ({
       pid: w.pid, state: w.state, retiring: w.retiring, age_s: Math.round((now - w.spawnedAt) / 1000),
       requests: w.stats.requests, rss_bytes: w.stats.rss, lag_s: w.stats.lag,
+      ...(w.stats.threads ? {
+        threads: w.stats.threads.map((t) => ({
+          thread: t.thread, state: t.state, age_s: Math.round((now - (t.startedAt || w.spawnedAt)) / 1000), requests: t.requests,
+          in_flight: t.inFlight, lag_s: t.lag, heap_used_bytes: t.heapUsed, restarts: t.restarts,
+        })),
+      } : {}),
     })),
   };
 }

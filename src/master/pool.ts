@@ -42,6 +42,8 @@ export interface PoolSnapshot {
 export interface SpawnPlan {
   env: () => NodeJS.ProcessEnv;
   nodeFlags: (workers: number) => string[];
+  /** --threads: each thread's heap (the process's own loop has it from nodeFlags); null: Node's. */
+  threadHeapMb: (workers: number) => number | null;
   identity?: WorkerIdentity;
 }
 
@@ -272,8 +274,10 @@ export class Pool {
     }
     this.events.preFork(this.age + 1);
     const nodeFlags = this.spawnPlan.nodeFlags(this.target);
+    // libuv reads UV_THREADPOOL_SIZE once, when the process first needs its pool.
+    const uvPool = this.settings.uv_threadpool > 0 ? { UV_THREADPOOL_SIZE: String(this.settings.uv_threadpool) } : {};
     const child = spawnWorker({
-      fds, env: { ...process.env, ...this.spawnPlan.env(), ...this.settings.raw_env }, nodeFlags,
+      fds, env: { ...process.env, ...this.spawnPlan.env(), ...this.settings.raw_env, ...uvPool }, nodeFlags,
       title: this.settings.proc_name ?? this.app, ...this.spawnPlan.identity,
     });
     if (child.pid === undefined) {
@@ -300,6 +304,7 @@ export class Pool {
     worker.send({
       t: 'boot', app: this.app, cwd: process.cwd(), settings, configFile: workerHooks ? this.configFile : null,
       age: worker.age, listeners: plans, maxRequests, heartbeatMs: heartbeatMs(this.settings),
+      threads: this.settings.threads, threadHeapMb: this.settings.threads > 1 ? this.spawnPlan.threadHeapMb(this.target) : null,
     });
     return worker;
   }
@@ -354,7 +359,22 @@ export class Pool {
       case 'listen':
         this.routing?.listen(worker, m.id, m.address);
         return;
+      case 'listeners':
+        return this.sendListenerCopies(worker, m.id);
+      case 'thread-exit':
+        this.log[m.reason === 'max_requests' ? 'info' : 'error'](m.message, { worker: worker.pid });
+        if (m.reason !== 'max_requests') this.lastFailure = m.message;
+        this.restarts[m.reason]++;
+        this.published = null;
+        return;
     }
+  }
+
+  /** --threads: a copy of each listening socket, for a thread of `worker` to accept on. */
+  private sendListenerCopies(worker: WorkerHandle, id: number): void {
+    const shared = this.listeners.filter((l) => !(this.distribution === 'reuseport' && l.tcp));
+    if (shared.length === 0) return worker.send({ t: 'listener-copy', id, address: '', last: true });
+    shared.forEach((l, i) => worker.send({ t: 'listener-copy', id, address: l.address, last: i === shared.length - 1 }, l.handle));
   }
 
   /**

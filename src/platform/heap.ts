@@ -4,8 +4,11 @@
 // so N workers together can be promised N/2 times the container's memory and get OOM-killed
 // long before V8 would have collected garbage. narwhal divides the limit instead:
 //
-//   share per worker = (memory limit - 64 MiB kept for the master) / workers
-//   heap per worker  = 60 % of that share, at least 64 MiB
+//   share per event loop = (memory limit - 64 MiB kept for the master) / (workers x threads)
+//   heap per event loop  = 60 % of that share, at least 64 MiB
+//
+// (--threads: every event loop of a worker is a V8 isolate with a heap of its own; the process's
+// own gets --max-old-space-size, each thread the same as its resourceLimits.)
 //
 // The other 40 % of each share is for what is not old space: the young generation, code,
 // Buffers and other native memory. Example: 1 GiB and 2 workers -> 288 MiB of heap each.
@@ -29,7 +32,7 @@ const MiB = 1024 * 1024;
 export interface HeapPlan {
   /** How the heap is chosen: by the user, from the memory limit, or left to Node. */
   mode: 'set' | 'node-options' | 'limit' | 'none';
-  /** Heap in MiB for each worker of a pool of `workers`; null when narwhal sets none. */
+  /** Heap in MiB for each event loop of a pool of `workers`; null when narwhal sets none. */
   heapMb(workers: number): number | null;
   /** Node flags for a new worker of a pool of `workers`. */
   flags(workers: number): string[];
@@ -44,6 +47,8 @@ const HEAP_FLAG = /(^|\s)--max[-_]old[-_]space[-_]size(=|\s|$)/;
 export function planHeap(opts: {
   workerHeapMb: number;
   facts: CgroupFacts;
+  /** --threads: each event loop is an isolate with a heap of its own. */
+  loopsPerWorker?: number;
   env?: NodeJS.ProcessEnv;
   execArgv?: string[];
 }): HeapPlan {
@@ -52,6 +57,8 @@ export function planHeap(opts: {
   const limitMb = opts.facts.memory ? opts.facts.memory.bytes / MiB : null;
   const limitText = opts.facts.memory ? `memory limit ${Math.floor(limitMb as number)} MiB from ${opts.facts.memory.file}` : '';
   const available = limitMb === null ? null : Math.max(0, limitMb - MASTER_RESERVE_MB);
+  const loops = Math.max(1, opts.loopsPerWorker ?? 1);
+  const perLoop = loops > 1 ? ` (${loops} threads per worker, a heap each)` : '';
 
   if (opts.workerHeapMb > 0) {
     const mb = opts.workerHeapMb;
@@ -59,10 +66,10 @@ export function planHeap(opts: {
       mode: 'set',
       heapMb: () => mb,
       flags: () => [`--max-old-space-size=${mb}`],
-      refuse: (n) => (available !== null && (n * mb) / HEAP_SHARE > available
-        ? `${n} workers with worker_heap_mb = ${mb} need ${Math.ceil((n * mb) / HEAP_SHARE + MASTER_RESERVE_MB)} MiB, over the ${limitText}`
+      refuse: (n) => (available !== null && (n * loops * mb) / HEAP_SHARE > available
+        ? `${n} workers${perLoop} with worker_heap_mb = ${mb} need ${Math.ceil((n * loops * mb) / HEAP_SHARE + MASTER_RESERVE_MB)} MiB, over the ${limitText}`
         : null),
-      describe: () => `${mb} MiB each: set by worker_heap_mb`,
+      describe: () => `${mb} MiB each${perLoop}: set by worker_heap_mb`,
     };
   }
   // The single binary ignores NODE_OPTIONS (its Node flags come as --node-options, in execArgv).
@@ -85,7 +92,7 @@ export function planHeap(opts: {
       describe: () => "Node's default: no cgroup memory limit",
     };
   }
-  const raw = (n: number) => Math.floor((available * HEAP_SHARE) / Math.max(1, n));
+  const raw = (n: number) => Math.floor((available * HEAP_SHARE) / Math.max(1, n * loops));
   const heapMb = (n: number) => Math.max(MIN_HEAP_MB, raw(n));
   return {
     mode: 'limit',
@@ -95,7 +102,8 @@ export function planHeap(opts: {
       ? `${n} workers would get ${raw(n)} MiB of heap each, under the ${MIN_HEAP_MB} MiB minimum, with the ${limitText}`
       : null),
     describe: (n) => {
-      const base = `${heapMb(n)} MiB each: ${HEAP_SHARE * 100}% of (${limitText} - ${MASTER_RESERVE_MB} MiB for the master) / ${n} workers`;
+      const share = loops > 1 ? `${n * loops} event loops (${n} workers x ${loops} threads)` : `${n} workers`;
+      const base = `${heapMb(n)} MiB each: ${HEAP_SHARE * 100}% of (${limitText} - ${MASTER_RESERVE_MB} MiB for the master) / ${share}`;
       return raw(n) < MIN_HEAP_MB ? `${base}, raised to the ${MIN_HEAP_MB} MiB minimum: the limit is tight for ${n} workers` : base;
     },
   };

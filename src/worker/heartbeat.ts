@@ -3,13 +3,23 @@
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { nodePerfHooks } from '../platform/lazy-builtins';
-import type { WorkerMessage } from '../ipc';
+import type { WorkerMessage, WorkerStats } from '../ipc';
 import type { HttpCounters } from './instrument/counters';
+
+/** Where beats go: the master (a worker process), or the worker's main loop (a thread). */
+export interface BeatLink {
+  send(m: WorkerMessage): void;
+  readonly connected: boolean;
+}
+
+/** With --threads, the worker's main loop adds its threads to its own stats before they go out. */
+export type MergeThreads = (own: WorkerStats) => WorkerStats;
 
 // reliability: returns `beat` too, so that a report request (a /metrics scrape) is answered at once.
 export function startHeartbeat(
-  intervalMs: number, counters: HttpCounters, send: (m: WorkerMessage) => void,
-): { stop: () => void; beat: (report?: number) => void } {
+  intervalMs: number, counters: HttpCounters, link: BeatLink,
+): { stop: () => void; beat: (report?: number) => void; merge: (fn: MergeThreads) => void } {
+  let merge: MergeThreads = (own) => own;
   // The lag monitor starts with the first timed beat, off the boot's path (the first beat, sent
   // as the worker boots, reports no lag).
   let delay: IntervalHistogram | null = null;
@@ -22,9 +32,12 @@ export function startHeartbeat(
     // p99 of the last interval: lag that matters, without one GC pause dominating.
     const lag = delay && delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
     if (report === undefined) delay?.reset(); // reliability: a scrape does not shorten the interval
-    send({
-      t: 'heartbeat', requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, lag,
+    const own: WorkerStats = {
+      requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, heapUsed: getHeapStatistics().used_heap_size, lag,
       codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
+    };
+    link.send({
+      t: 'heartbeat', ...merge(own),
       ...(report === undefined ? {} : { report }), // reliability: the request this answers
     });
   };
@@ -36,7 +49,7 @@ export function startHeartbeat(
   beat();
   // A last beat as the worker exits, so the master counts its final requests (/metrics). A small
   // IPC message is written synchronously when the channel is idle.
-  const last = () => { if (process.connected) beat(); };
+  const last = () => { if (link.connected) beat(); };
   process.once('exit', last);
-  return { stop: () => { clearInterval(timer); delay?.disable(); process.off('exit', last); }, beat };
+  return { stop: () => { clearInterval(timer); delay?.disable(); process.off('exit', last); }, beat, merge: (fn) => { merge = fn; } };
 }

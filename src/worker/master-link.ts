@@ -1,11 +1,13 @@
-// Requests a worker makes of its master and waits on: for now, binding an extra address the app
-// listens on (adopt.ts, rule 5). The master answers each with `listen-result`, the listening
-// handle riding along, or an errno.
+// Requests a worker makes of its master and waits on: binding an extra address the app listens on
+// (adopt.ts, rule 5), answered with `listen-result`, the listening handle riding along, or an
+// errno; and (--threads) copies of the listening sockets it serves, for a thread, answered with
+// one `listener-copy` per socket.
 import type { RawServerHandle } from '../platform/node/net';
 import type { MasterMessage, WorkerMessage } from '../ipc';
 import type { Asked } from './adopt';
 
 type ListenResult = Extract<MasterMessage, { t: 'listen-result' }>;
+type ListenerCopy = Extract<MasterMessage, { t: 'listener-copy' }>;
 
 /** The address an extra server asks for, as a bind address the master parses. */
 export function bindAddressOf(asked: Asked): string {
@@ -18,15 +20,34 @@ export function bindAddressOf(asked: Asked): string {
 export class MasterLink {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (h: RawServerHandle) => void; reject: (errno: number) => void }>();
+  private readonly copying = new Map<number, { copies: Map<string, RawServerHandle>; resolve: (c: Map<string, RawServerHandle>) => void }>();
 
   constructor(private readonly send: (m: WorkerMessage) => void) {}
 
-  share(asked: Asked, backlog: number): Promise<RawServerHandle> {
+  share(asked: Asked | string, backlog: number): Promise<RawServerHandle> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.send({ t: 'listen', id, address: bindAddressOf(asked), backlog });
+      this.send({ t: 'listen', id, address: typeof asked === 'string' ? asked : bindAddressOf(asked), backlog });
     });
+  }
+
+  /** A copy of every listening socket this worker serves, by configured address. */
+  copies(): Promise<Map<string, RawServerHandle>> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.copying.set(id, { copies: new Map(), resolve });
+      this.send({ t: 'listeners', id });
+    });
+  }
+
+  copied(m: ListenerCopy, handle: unknown): void {
+    const waiter = this.copying.get(m.id);
+    if (!waiter) return;
+    if (handle) waiter.copies.set(m.address, handle as RawServerHandle);
+    if (!m.last) return;
+    this.copying.delete(m.id);
+    waiter.resolve(waiter.copies);
   }
 
   settle(m: ListenResult, handle: unknown): void {
