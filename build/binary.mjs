@@ -106,9 +106,11 @@ export async function buildBinary(out = join(root, 'dist/narwhal'), { arch = 'x6
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
-  // 1. The main bundle, which the SEA runs as a CommonJS main in every process.
+  // 1. The main bundle, which the SEA runs as a CommonJS main in every process; and the worker's
+  // bundle, which it carries as an asset for the threads of --threads (a thread runs a script,
+  // and inside the binary there is no file to give it: worker/threads/group.ts).
   const main = join(work, 'narwhal.cjs');
-  const { metafile } = await bundle(main, { worker: false, metafile: true });
+  const { metafile } = await bundle(main, { worker: true, metafile: true });
 
   // 2. The blob, by the embedded Node itself.
   const config = JSON.parse(readFileSync(join(root, 'build/sea-config.json'), 'utf8'));
@@ -116,7 +118,7 @@ export async function buildBinary(out = join(root, 'dist/narwhal'), { arch = 'x6
   const configFile = join(work, 'sea-config.json');
   // Paths relative to the work directory: the blob records the main script's path, which must
   // not depend on where the build runs (the same bytes from any checkout or output folder).
-  writeFileSync(configFile, JSON.stringify({ ...config, main: 'narwhal.cjs', output: 'narwhal.blob' }, null, 2));
+  writeFileSync(configFile, JSON.stringify({ ...config, main: 'narwhal.cjs', output: 'narwhal.blob', assets: { 'narwhal-worker.js': 'narwhal-worker.js' } }, null, 2));
   // --predictable: V8's code cache is otherwise different at every build (its random hash seed);
   // V8 leaves this flag out of the flag hash it checks a cache against, so that the cache is
   // made predictably and still accepted by the binary at run time (no "Code cache data

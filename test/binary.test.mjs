@@ -37,7 +37,7 @@ test.before(() => {
 test.after(() => killAll());
 
 /** Starts the binary on APP (relative to its directory), checks it, stops it with TERM. */
-async function serveAndCheck(dir, app, { workers = 2, word, extraArgs = [], env = {} }) {
+async function serveAndCheck(dir, app, { workers = 2, word, extraArgs = [], env = {}, logged = null }) {
   const port = await freePort();
   const master = start(bin, ['-w', String(workers), '-b', `127.0.0.1:${port}`, ...extraArgs, app], {
     cwd: join(apps, dir), env: bareEnv(env),
@@ -61,6 +61,7 @@ async function serveAndCheck(dir, app, { workers = 2, word, extraArgs = [], env 
   assert.is(children.length, workers);
   for (const pid of children) assert.is(exeOf(pid), bin, `worker ${pid}`);
   for (const pid of pids) assert.ok(children.includes(pid));
+  if (logged) await waitFor(() => logged.test(master.out), { what: `${logged} in the log:\n${master.out}` });
   master.child.kill('SIGTERM');
   const { code } = await master.exit;
   assert.is(code, 0, master.out);
@@ -96,6 +97,14 @@ test('Express app resolving express from its own node_modules', async () => {
 test('NODE_OPTIONS does not reach the binary (a --require that would abort plain node)', async () => {
   const env = { NODE_OPTIONS: '--require /nonexistent/boom.js --max-old-space-size=1' };
   await serveAndCheck('cjs', 'app.cjs', { word: 'cjs', workers: 1, env });
+});
+
+test('--threads 2: ESM and Express apps on two event loops per worker, the threads run the binary\'s embedded worker bundle', async () => {
+  const logged = /2 event loops per worker: --threads/;
+  const esm = await serveAndCheck('esm', 'app.mjs', { word: 'esm', workers: 1, extraArgs: ['--threads', '2'], logged });
+  assert.not.match(esm.out, /ERROR/);
+  const express = await serveAndCheck('express', 'app.js:app', { word: 'express', workers: 1, extraArgs: ['--threads', '2'], logged });
+  assert.not.match(express.out, /ERROR/);
 });
 
 test('reuseport distribution: each worker binds its own socket, the kernel balances', async () => {
