@@ -192,6 +192,18 @@ test('TERM with slow requests on every loop: each completes, then the worker and
   assert.is((await s.exit).code, 0);
 });
 
+test('--uv-threadpool sets the workers\' libuv pool (UV_THREADPOOL_SIZE), seen by every event loop; unset, the app sees none', async () => {
+  const dir = tempApp({ 'app.js': `require('node:http').createServer((req, res) => res.end('uv=' + process.env.UV_THREADPOOL_SIZE + ' thread=' + require('node:worker_threads').threadId)).listen(3000);\n` });
+  const s = await startServer(['-w', '1', '--threads', '2', '--uv-threadpool', '16', join(dir, 'app.js')], { workers: 1 });
+  const bodies = new Set();
+  for (let i = 0; i < 80 && bodies.size < 2; i++) bodies.add((await request(s.port, '/')).body);
+  assert.equal([...bodies].map((b) => b.split(' ')[0]), ['uv=16', 'uv=16']);
+  await s.stop();
+  const plain = await startServer(['-w', '1', join(dir, 'app.js')], { workers: 1 });
+  assert.match((await request(plain.port, '/')).body, /^uv=undefined /);
+  await plain.stop();
+});
+
 test('--threads with round-robin or --sticky is refused in one line (exit 2)', async () => {
   for (const args of [['--distribution', 'round-robin'], ['--sticky']]) {
     const r = await runCli(['--threads', '2', ...args, join(FIXTURES, 'pid.js')]);

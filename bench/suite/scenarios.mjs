@@ -20,6 +20,11 @@ export const VARIANTS = {
   // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
   node24: { label: "node:http on Watt's Node, 1 process (reference)", group: 'watt', peer: false, workers: 1, needs: 'node24' },
   watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'watt', peer: true, needs: 'node24' },
+  // --threads: `workers` here is the event loops the harness waits for and spreads load over.
+  'narwhal-w1t2': { label: 'narwhal -w 1 --threads 2', group: 'main', peer: false, base: 'narwhal', args: ['-w', '1', '--threads', '2'], workers: 2 },
+  'narwhal-w2t2': { label: 'narwhal -w 2 --threads 2', group: 'main', peer: false, base: 'narwhal', args: ['-w', '2', '--threads', '2'], workers: 4 },
+  'narwhal-w4': { label: 'narwhal -w 4', group: 'main', peer: false, base: 'narwhal', args: ['-w', '4'], workers: 4 },
+  'watt-4': { label: 'Watt 3.67.0, 4 threads', group: 'watt', peer: true, needs: 'node24', base: 'watt', workers: 4 },
   'narwhal-bin': { label: 'narwhal binary (default: shared socket)', group: 'binary', peer: false, needs: 'binary' },
   'narwhal-bin-reuseport': { label: 'narwhal binary --distribution reuseport', group: 'binary', peer: false, needs: 'binary', base: 'narwhal-bin', args: ['--distribution', 'reuseport'] },
 };
@@ -40,6 +45,11 @@ export const SCENARIOS = [
     id: 'hello', title: 'hello world, keep-alive', app: handler('hello.js'), load: {},
     variants: [...CORE, 'narwhal-rr', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
     quick: true, quickVariants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
+  },
+  {
+    // Issue 21: event loops as threads of one process against as many processes, and Watt.
+    id: 'threads', title: 'hello world, keep-alive: 2 and 4 event loops as processes, as --threads, and as Watt threads', app: handler('hello.js'), load: {},
+    variants: ['cluster-shared', 'narwhal', 'narwhal-w1t2', 'watt', 'narwhal-w4', 'narwhal-w2t2', 'watt-4'],
   },
   {
     id: 'close', title: 'hello world, Connection: close (a connection per request)', app: handler('hello.js'), load: { close: true },
