@@ -30,7 +30,7 @@ const FULL_LINE = LINES[LINES.length - 1];
  */
 export const LEANING = [
   'node-internals', 'adoption', 'apps', 'frameworks', 'pool', 'sticky', 'sticky-router', 'proxy',
-  'conformance', 'http2', 'tls', 'tls-mutual', 'upgrade', 'lifecycle',
+  'conformance', 'http2', 'tls', 'tls-mutual', 'upgrade', 'lifecycle', 'threads',
 ];
 
 const nodeOf = (line) => (line === 'machine' ? 'node' : join(LINES_DIR, `node-${line}`, 'bin', 'node'));
