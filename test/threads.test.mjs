@@ -160,9 +160,28 @@ test('a thread whose event loop is blocked past --timeout is terminated and repl
   await s.waitForLog(/\[ERROR\] Thread 1 of worker \(pid:\d+\) was terminated: its event loop sent no heartbeat for --timeout/, 10000);
   assert.equal(s.workers(), [worker], 'the worker process was not killed');
   assert.not.match(s.log, /WORKER TIMEOUT/);
-  const seen = await threadsAnswering(s.port, 2);
-  assert.is(seen.size, 2, 'both loops answer again');
+  await waitFor(async () => (await threadsAnswering(s.port, 2)).size === 2, 10000, 'both loops answering again');
   assert.match(await metrics(await adminPort(s)), /^narwhal_worker_restarts_total\{reason="timeout"\} 1$/m);
+  assert.is((await s.stop()).code, 0);
+});
+
+test('a thread that exhausts its heap (--worker-heap-mb per event loop) is replaced, counted as memory', async () => {
+  const dir = tempApp({ 'app.js': `const { threadId } = require('node:worker_threads');
+const keep = [];
+require('node:http').createServer((req, res) => {
+  if (req.url === '/grow' && threadId > 0) { res.end('growing'); setTimeout(() => { for (;;) keep.push(new Array(1e5).fill(threadId)); }, 10); return; }
+  res.end('pid=' + process.pid + ' thread=' + threadId);
+}).listen(3000);
+` });
+  const s = await startServer(['-w', '1', '--threads', '2', '--worker-heap-mb', '64', '--admin-bind', '127.0.0.1:0', join(dir, 'app.js')], { workers: 1 });
+  const [worker] = s.workers();
+  let growing = false;
+  for (let i = 0; i < 80 && !growing; i++) growing = (await request(s.port, '/grow')).body === 'growing';
+  assert.ok(growing, 'a thread took a /grow request');
+  await s.waitForLog(/\[ERROR\] Thread 1 of worker \(pid:\d+\) ran out of heap/, 15000);
+  assert.equal(s.workers(), [worker], 'the worker process lives on');
+  await waitFor(async () => (await threadsAnswering(s.port, 2)).size === 2, 10000, 'both loops answering again');
+  assert.match(await metrics(await adminPort(s)), /^narwhal_worker_restarts_total\{reason="memory"\} 1$/m);
   assert.is((await s.stop()).code, 0);
 });
 
