@@ -109,7 +109,10 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
     RESTART_REASONS.map((reason) => ({ value: arbiter.snapshot.restarts[reason], labels: { reason } })));
   define('narwhal_worker_resident_memory_bytes', 'gauge', 'Resident memory of each worker, from its last heartbeat',
     perWorker((w) => w.stats.rss));
-  define('narwhal_worker_heap_limit_bytes', 'gauge', "V8 heap size limit of each worker", perWorker((w) => w.stats.heapLimit));
+  define('narwhal_worker_heap_limit_bytes', 'gauge', "V8 heap size limit of each worker (with --threads, the sum of its event loops')", perWorker((w) => w.stats.heapLimit));
+  define('narwhal_worker_heap_used_bytes', 'gauge', "V8 heap in use by each worker (with --threads, the sum of its event loops')",
+    perWorker((w) => w.stats.heapUsed ?? 0));
+  define('narwhal_worker_requests_in_flight', 'gauge', 'HTTP requests each worker is serving right now (0: idle)', perWorker((w) => w.stats.inFlight));
   define('narwhal_worker_event_loop_lag_seconds', 'gauge', 'Event-loop lag (p99 over the last heartbeat interval) of each worker',
     perWorker((w) => w.stats.lag));
   // --threads: one series per event loop (thread 0 is the worker process's own loop).
