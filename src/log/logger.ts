@@ -23,8 +23,18 @@ function timestamp(d = new Date()): string {
 /** Structured context of a line (worker pid, signal, hook name): shown only in JSON lines. */
 export type LogFields = Record<string, string | number | boolean | null>;
 
+/** A line of WARNING or worse, kept for live views (`ctl top`, /status). */
+export interface LogEvent {
+  time: string;
+  level: LogLevel;
+  message: string;
+}
+const RECENT_EVENTS = 8;
+
 export class Logger {
   private sink: LogSink;
+  /** The last few WARNING-or-worse lines, newest last. */
+  readonly recent: LogEvent[] = [];
   private file: string;
 
   /** `file`: the error log, "-" for stderr. */
@@ -57,6 +67,10 @@ export class Logger {
 
   log(level: LogLevel, message: string, fields?: LogFields): void {
     if (RANK[level] < RANK[this.level]) return;
+    if (RANK[level] >= RANK.warning) {
+      this.recent.push({ time: new Date().toISOString(), level, message: message.split('\n')[0]!.slice(0, 500) });
+      if (this.recent.length > RECENT_EVENTS) this.recent.shift();
+    }
     if (this.format === 'json') {
       this.sink.write(`${JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, message, ...fields })}\n`);
     } else {
