@@ -45,11 +45,17 @@ test('status lists every worker pid with state, age, requests, RSS and lag, and 
   assert.is(json.master.target, 2);
   assert.equal(json.workers.map((w) => w.pid).sort(), [...workers].sort());
   for (const w of json.workers) {
-    assert.equal(Object.keys(w).sort(), ['age_s', 'lag_s', 'pid', 'requests', 'retiring', 'rss_bytes', 'state']);
+    assert.equal(Object.keys(w).sort(), ['age_s', 'cpu_s', 'heap_limit_bytes', 'heap_used_bytes', 'in_flight', 'lag_s', 'pid', 'requests', 'retiring', 'rss_bytes', 'state']);
     assert.is(w.state, 'ready');
     assert.ok(w.rss_bytes > 1e6);
+    assert.ok(w.heap_used_bytes > 0 && w.heap_used_bytes < w.heap_limit_bytes, `heap ${w.heap_used_bytes} of ${w.heap_limit_bytes}`);
+    assert.ok(w.cpu_s > 0, 'CPU time');
   }
   assert.is(json.workers.reduce((n, w) => n + w.requests, 0), 4);
+  assert.equal(Object.keys(json).sort(), ['events', 'master', 'settings', 'workers']);
+  assert.is(json.settings.workers, 2);
+  assert.is(json.master.node, process.version);
+  assert.equal(json.master.restarts, { crash: 0, timeout: 0, max_requests: 0, memory: 0, reload: 0, signal: 0 });
 });
 
 test('scale 3 gives 3 workers; incr and decr move the target by one; scale 0 is refused', async () => {

@@ -117,7 +117,10 @@ require('node:http').createServer((req, res) => {
     const seen = await waitFor(async () => { const r = await rows(); return r.length === 2 && r; }, 10_000, '2 worker rows');
     assert.equal(seen.map(Number).sort(), s.workers().sort());
     assert.match(await browser.evaluate("document.getElementById('summary').textContent"), /2\/2 workers ready · shared/);
-    assert.is(await browser.evaluate("document.querySelectorAll('#workers tr.thread').length"), 4, 'a row per event loop');
+    const threadRows = () => browser.evaluate("document.querySelectorAll('#workers tr.thread').length");
+    await waitFor(async () => (await threadRows()) === 4, 5000, 'a row per event loop').catch(async (err) => {
+      throw new Error(`${err.message}:\n${await browser.evaluate("document.getElementById('workers').outerHTML")}`);
+    });
     assert.match(await browser.evaluate("document.getElementById('settings').textContent"), /threads2/);
     // The crash's message is shown as text, never parsed.
     assert.match(await browser.evaluate("document.getElementById('events').textContent"), /<img src=x id=injected>/);

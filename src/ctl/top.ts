@@ -38,8 +38,8 @@ const fit = (line: string, width: number) => (line.length > width ? `${line.slic
 
 /** Columns: [header, width, right-aligned]. */
 const COLUMNS: Array<[string, number, boolean]> = [
-  ['PID', 9, false], ['STATE', 9, false], ['AGE', 6, true], ['REQS', 8, true], ['REQ/S', 7, true], ['INFL', 5, true],
-  ['RSS', 6, true], ['CPU%', 6, true], ['HEAP/LIMIT', 11, true], ['LAG ms', 7, true],
+  ['PID', 9, false], ['STATE', 8, false], ['AGE', 6, true], ['REQS', 7, true], ['REQ/S', 6, true], ['INFL', 4, true],
+  ['RSS', 5, true], ['CPU%', 4, true], ['HEAP/LIMIT', 10, true], ['LAG ms', 6, true],
 ];
 const row = (cells: string[]) => cells.map((c, i) => (COLUMNS[i]![2] ? c.padStart(COLUMNS[i]![1]) : c.padEnd(COLUMNS[i]![1]))).join(' ');
 
