@@ -23,6 +23,8 @@ const variants = [
   ['node:cluster shared socket (hand-written)', (port) => ({ cmd: process.execPath, args: [join(ROOT, 'bench/peers/cluster.js'), String(port), String(workers), 'none'] }), workers],
   ['narwhal round-robin', narwhal('round-robin'), workers],
   ['narwhal shared', narwhal('shared'), workers],
+  // libuv accepts one connection per wake-up, then yields, so a burst is shared out (issue 23).
+  ['narwhal shared, UV_TCP_SINGLE_ACCEPT=1', (port) => ({ ...narwhal('shared')(port), env: { UV_TCP_SINGLE_ACCEPT: '1' } }), workers],
 ];
 if (bin || nodeMajor >= 23 || (nodeMajor === 22 && Number(process.versions.node.split('.')[1]) >= 12)) {
   variants.push(['narwhal reuseport', narwhal('reuseport'), workers]);
@@ -34,7 +36,8 @@ for (let round = 0; round < rounds; round++) {
     for (const close of [false, true]) {
       const port = await freePort();
       const counts = countsFile(`${round}-${close}`);
-      const v = await startVariant({ ...make(port), port, env: { BENCH_COUNTS: counts } });
+      const spec = make(port);
+      const v = await startVariant({ ...spec, port, env: { ...spec.env, BENCH_COUNTS: counts } });
       await loadOnce(port, { seconds: 1, close }); // warm-up
       const r = await loadOnce(port, { seconds, close });
       await v.stop();
