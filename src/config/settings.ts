@@ -378,7 +378,7 @@ export const SETTINGS = {
   access_logformat: setting({
     name: 'access_logformat', flag: '--access-logformat <format>', type: accessFormat,
     default: DEFAULT_ACCESS_FORMAT, section: 'logging',
-    defaultText: `${DEFAULT_ACCESS_FORMAT.replace(/\|/g, '')}, or json with log_format json`,
+    defaultText: `${DEFAULT_ACCESS_FORMAT} (json with log_format json)`,
     help: 'Access log line: Gunicorn atoms such as %(h)s %(r)s %(s)s %(b)s %(D)s, or json for one JSON object per line (time, remote, method, path, query, status, bytes, duration_s, user_agent, referer, request_id …)',
   }),
   error_logfile: setting({
