@@ -5,16 +5,15 @@
 // message (LF framing, RFC 6587), the host name left out on a local socket as glibc's syslog()
 // does. A unix *datagram* socket (/dev/log of rsyslog and journald) is out of Node's reach
 // (libuv has no unix datagrams): its lines go through util-linux's logger(1), one process kept
-// running. Lines are never waited for: a receiver that is down loses them, said once on stderr.
+// running. Lines are never waited for: a receiver that is down loses them (a connection or a
+// logger(1) that fails is said once on stderr; UDP cannot tell).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import type { LogLevel, Settings } from '../config/settings';
-import { parseSyslogTarget, type HostPort, type SyslogFacility, type SyslogTarget } from './collector-address';
+import { parseSyslogTarget, type SyslogFacility, type SyslogTarget } from './collector-address';
 import { pri, syslogLine } from './syslog-format';
 import { UdpSender } from './udp';
-
-
 
 /** A message longer than this is cut: a UDP datagram has room for 64 KiB, receivers often less. */
 const MAX_MESSAGE = 8192;
@@ -29,23 +28,18 @@ export class Syslog {
 
   constructor(to: SyslogTarget, private readonly facility: SyslogFacility, private readonly tag: string) {
     this.host = to.kind === 'unix' ? null : hostname().split('.')[0] || '-';
-    this.transport = to.kind === 'udp' ? new UdpTransport(to) : new StreamTransport(to, tag);
+    if (to.kind === 'udp') {
+      const out = new UdpSender(to);
+      this.transport = { send: (line) => out.send(line) };
+    } else {
+      this.transport = new StreamTransport(to, tag);
+    }
   }
 
   write(level: LogLevel, message: string): void {
     const text = message.length > MAX_MESSAGE ? message.slice(0, MAX_MESSAGE) : message;
     const p = pri(this.facility, level);
     this.transport.send(syslogLine(p, this.tag, text, this.host), p, text);
-  }
-}
-
-class UdpTransport implements Transport {
-  private readonly out: UdpSender;
-  constructor(to: HostPort) {
-    this.out = new UdpSender(to);
-  }
-  send(line: string): void {
-    this.out.send(line);
   }
 }
 
@@ -125,7 +119,9 @@ class LoggerProcess {
 
   constructor(path: string, tag: string, failed: (err: Error) => void) {
     this.child = spawn('logger', ['--prio-prefix', '--socket', path, '--tag', tag, `--id=${process.pid}`], {
-      stdio: ['pipe', 'ignore', 'ignore'],
+      // Out of narwhal's process group: a TERM to the group (docker stop, systemd) must not end it
+      // before the master's last lines; it ends when its stdin closes, as narwhal exits.
+      stdio: ['pipe', 'ignore', 'ignore'], detached: true,
     });
     this.child.on('error', (err) => {
       this.child = null;

@@ -67,10 +67,11 @@ export class UdpSender {
    * the family as a number, though its type says options.
    */
   private lookup(host: string, options: dns.LookupOneOptions | number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+    // Answered on the next tick, as dns.lookup answers: dgram's bind-then-send expects no sooner.
     const family = net.isIP(host);
-    if (family !== 0) return cb(null, host, family);
+    if (family !== 0) return process.nextTick(cb, null, host, family);
     const hit = this.resolved;
-    if (hit && Date.now() - hit.at < DNS_TTL_MS) return cb(null, hit.address, hit.family);
+    if (hit && Date.now() - hit.at < DNS_TTL_MS) return process.nextTick(cb, null, hit.address, hit.family);
     const want = typeof options === 'number' ? options : options.family;
     dns.lookup(host, { family: want as 4 | 6 | undefined }, (err, address, fam) => {
       if (!err) this.resolved = { address, family: fam, at: Date.now() };
