@@ -412,7 +412,7 @@ export const SETTINGS = {
   }),
   statsd_host: setting({
     name: 'statsd_host', flag: '--statsd-host <host:port>', type: statsdHost, default: null, section: 'logging',
-    help: 'Send StatsD metrics over UDP to HOST:PORT: per request requests and request.status.<code> (counters) and request.duration (ms); from the master workers (gauge), worker.restarts.<reason>; log.warning, log.error, log.critical (off unless set)',
+    help: 'Send StatsD metrics over UDP to HOST:PORT: per request requests and request.status.<code> (counters) and request.duration (ms); from the master workers and workers_ready (gauges) and worker.restarts.<reason>; log.warning, log.error, log.critical (off unless set)',
   }),
   statsd_prefix: setting({
     name: 'statsd_prefix', flag: '--statsd-prefix <prefix>', type: nameText('letters, digits, _ - and . (empty for none)', 128, true),
