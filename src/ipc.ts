@@ -69,6 +69,8 @@ export interface WorkerStats {
   heapLimit: number;
   /** V8 heap in use (the process's own loop; with --threads, all of them). */
   heapUsed?: number;
+  /** CPU time the process has used (user + system, microseconds; all its threads). */
+  cpu?: number;
   /** Event-loop lag in seconds, as last measured. */
   lag: number;
   /** Responses by status class since the worker started: index 1..5 = 1xx..5xx, 0 = other. */

@@ -15,7 +15,9 @@ import { BindError, type ParsedAddress, parseAddress } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import type { DegradedDetail } from '../master/policy';
+import { poolStatus } from '../master/status';
 import { createMetrics, refreshWorkerStats } from './metrics';
+import { STATUS_CSP, STATUS_HTML, STATUS_JS } from './status-page';
 
 export interface Readiness {
   ready: boolean;
@@ -107,8 +109,16 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger,
         res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
         return void res.end(text);
       }
+      case '/status':
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': STATUS_CSP, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+        return void res.end(STATUS_HTML);
+      case '/status.js':
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+        return void res.end(STATUS_JS);
+      case '/status.json':
+        return json(res, 200, poolStatus(arbiter));
       default:
-        return json(res, 404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] });
+        return json(res, 404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics', '/status', '/status.json'] });
     }
   };
   // Bounded as every way in is: a probe or a scrape is one small request, answered at once.
@@ -137,7 +147,7 @@ export async function startAdmin(arbiter: Arbiter, address: string, log: Logger,
     const url = typeof where === 'string' || where === null
       ? `unix:${where}`
       : `http://${where.family === 'IPv6' ? `[${where.address}]` : where.address}:${where.port}`;
-    log.info(`Admin server at: ${url} (/healthz /readyz /metrics)`);
+    log.info(`Admin server at: ${url} (/healthz /readyz /metrics /status)`);
     return url;
   };
   const admin: AdminServer = {

@@ -24,8 +24,18 @@ function timestamp(d = new Date()): string {
 /** Structured context of a line (worker pid, signal, hook name): shown only in JSON lines. */
 export type LogFields = Record<string, string | number | boolean | null>;
 
+/** A line of WARNING or worse, kept for live views (`ctl top`, /status). */
+export interface LogEvent {
+  time: string;
+  level: LogLevel;
+  message: string;
+}
+const RECENT_EVENTS = 8;
+
 export class Logger {
   private sink: LogSink;
+  /** The last few WARNING-or-worse lines, newest last. */
+  readonly recent: LogEvent[] = [];
   private file: string;
   /** --log-syslog: every line written is sent there too (collectors.ts). */
   syslog: Syslog | null = null;
@@ -63,6 +73,10 @@ export class Logger {
   log(level: LogLevel, message: string, fields?: LogFields): void {
     this.counted?.(level);
     if (RANK[level] < RANK[this.level]) return;
+    if (RANK[level] >= RANK.warning) {
+      this.recent.push({ time: new Date().toISOString(), level, message: message.split('\n')[0]!.slice(0, 500) });
+      if (this.recent.length > RECENT_EVENTS) this.recent.shift();
+    }
     if (this.format === 'json') {
       const line = JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, message, ...fields });
       this.sink.write(`${line}\n`);

@@ -9,7 +9,7 @@ import { loadServerPlan, type PlanSource, type ServerPlan } from '../config/plan
 import type { Settings } from '../config/settings';
 import { bindAll, closeAll, type Listener } from '../http/listeners';
 import { peerMatcher } from '../http/forwarded';
-import type { Logger } from '../log/logger';
+import type { LogEvent, Logger } from '../log/logger';
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { within } from '../hook-call';
 import { ExtraListeners } from './extra-listeners';
@@ -69,6 +69,16 @@ export class Arbiter {
   private announcedReady = false;
   private reloading = false;
   private finishing = false;
+  /** narwhal's version, as the boot line says it. */
+  get version(): string {
+    return this.options.version;
+  }
+
+  /** The master's last few WARNING-or-worse log lines (live views). */
+  get recentEvents(): readonly LogEvent[] {
+    return this.log.recent;
+  }
+
   /** Listeners for changes of the pool (the admin server's readiness, tests). */
   readonly onChange: Array<() => void> = [];
 

@@ -12,40 +12,14 @@ import net from 'node:net';
 import { BindError } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { Arbiter } from './arbiter';
+import { poolStatus, type PoolStatus } from './status';
+
+export type { PoolStatus } from './status';
 
 export interface ControlRequest {
   command: 'status' | 'reload' | 'scale' | 'incr' | 'decr' | 'reopen-logs' | 'stop';
   n?: number;
   quick?: boolean;
-}
-
-export interface WorkerStatus {
-  pid: number;
-  state: string;
-  /** Why it is being replaced (reload, max_requests, memory …), or null. */
-  retiring: string | null;
-  age_s: number;
-  requests: number;
-  rss_bytes: number;
-  lag_s: number;
-  /** --threads: each event loop of the worker, its own (thread 0) first. */
-  threads?: ThreadStatus[];
-}
-
-export interface ThreadStatus {
-  thread: number;
-  state: string;
-  age_s: number;
-  requests: number;
-  in_flight: number;
-  lag_s: number;
-  heap_used_bytes: number;
-  restarts: number;
-}
-
-export interface PoolStatus {
-  master: { pid: number; phase: string; uptime_s: number; target: number; distribution: string; listeners: string[] };
-  workers: WorkerStatus[];
 }
 
 type Reply = { ok: true; message?: string } & Partial<PoolStatus> | { ok: false; error: string };
@@ -73,27 +47,6 @@ export function parseControlRequest(line: string): ControlRequest | string {
   if (n !== undefined && typeof n !== 'number') return 'n: expected a number';
   if (quick !== undefined && typeof quick !== 'boolean') return 'quick: expected true or false';
   return { command: command as ControlRequest['command'], n, quick };
-}
-
-export function poolStatus(arbiter: Arbiter): PoolStatus {
-  const now = Date.now();
-  const pool = arbiter.snapshot;
-  return {
-    master: {
-      pid: process.pid, phase: pool.terminating ? 'stopping' : pool.phase, uptime_s: Math.round(process.uptime()),
-      target: pool.target, distribution: pool.distribution, listeners: [...pool.listeners],
-    },
-    workers: pool.workers.map((w) => ({
-      pid: w.pid, state: w.state, retiring: w.retiring, age_s: Math.round((now - w.spawnedAt) / 1000),
-      requests: w.stats.requests, rss_bytes: w.stats.rss, lag_s: w.stats.lag,
-      ...(w.stats.threads ? {
-        threads: w.stats.threads.map((t) => ({
-          thread: t.thread, state: t.state, age_s: Math.round((now - (t.startedAt || w.spawnedAt)) / 1000), requests: t.requests,
-          in_flight: t.inFlight, lag_s: t.lag, heap_used_bytes: t.heapUsed, restarts: t.restarts,
-        })),
-      } : {}),
-    })),
-  };
 }
 
 /** What a request asks, done; `after` runs once the reply is written (stop). */

@@ -36,6 +36,8 @@ export interface PoolSnapshot {
   readonly restarts: Readonly<Record<RestartReason, number>>;
   /** Below target for longer than --degraded-after; null while healthy. */
   readonly degraded: DegradedDetail | null;
+  /** The last worker (or thread) exit or failed boot nobody asked for, if any. */
+  readonly lastFailure: string | null;
 }
 
 /** How a worker's process is started: from the plan (environment, heap flags, identity). */
@@ -151,6 +153,7 @@ export class Pool {
     return Object.freeze({
       phase: this.phase, terminating: this.terminating, target: this.target, distribution: this.distribution,
       listeners: this.listeners.map((l) => l.url), workers, counts, restarts: { ...this.restarts }, degraded: this.degraded,
+      lastFailure: this.lastFailure,
     });
   }
 

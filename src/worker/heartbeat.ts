@@ -15,6 +15,8 @@ export interface BeatLink {
 /** With --threads, the worker's main loop adds its threads to its own stats before they go out. */
 export type MergeThreads = (own: WorkerStats) => WorkerStats;
 
+const cpuMicros = () => { const { user, system } = process.cpuUsage(); return user + system; };
+
 // reliability: returns `beat` too, so that a report request (a /metrics scrape) is answered at once.
 export function startHeartbeat(
   intervalMs: number, counters: HttpCounters, link: BeatLink,
@@ -34,6 +36,7 @@ export function startHeartbeat(
     if (report === undefined) delay?.reset(); // reliability: a scrape does not shorten the interval
     const own: WorkerStats = {
       requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, heapUsed: getHeapStatistics().used_heap_size, lag,
+      cpu: cpuMicros(),
       codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
     };
     link.send({
