@@ -27,7 +27,7 @@ export type SyslogTarget = ({ kind: 'udp' | 'tcp' } & HostPort) | { kind: 'unix'
 /** udp://HOST[:PORT], tcp://HOST[:PORT] (port 514 if left out), unix://PATH or unix:PATH. Null if none of them. */
 export function parseSyslogTarget(raw: string): SyslogTarget | null {
   const s = raw.trim();
-  const unix = /^unix:(?:\/\/)?(\/.+)$/.exec(s);
+  const unix = /^unix:(?:\/\/)?(\/[^/].*)$/.exec(s);
   if (unix) return { kind: 'unix', path: unix[1]! };
   const m = /^(udp|tcp):\/\/(.+)$/.exec(s);
   const at = m ? parseHostPort(m[2]!, 514) : null;
