@@ -44,6 +44,17 @@ test('StatsD: per-request counters add up, timings, the prefix, the tags; the ma
   statsd.close();
 });
 
+test('StatsD with --threads: every event loop sends its own, the counters still add up', async () => {
+  const statsd = await udpReceiver();
+  const s = await startServer(['-w', '1', '--threads', '2', '--statsd-host', `127.0.0.1:${statsd.port}`, APP], { workers: 1 });
+  const N = 20;
+  await Promise.all(Array.from({ length: N }, (_, i) => request(s.port, `/t${i}`)));
+  await waitFor(() => counted(statsd.lines, 'requests') === N, 5000, `${N} requests counted (got:\n${statsd.lines.join('\n')})`);
+  assert.is(counted(statsd.lines, 'request.status.200'), N);
+  await s.stop();
+  statsd.close();
+});
+
 test('StatsD: a receiver that is not there costs nothing; requests are served', async () => {
   const gone = await udpReceiver();
   gone.close();
