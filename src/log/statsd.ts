@@ -15,8 +15,14 @@ const EARLY_FLUSH_BYTES = 64 * 1024;
 export class Statsd {
   private readonly prefix: string;
   private readonly tags: string;
-  /** Counters summed since the last flush (`requests`, `request.status.200`, `log.error`). */
+  /** Counters summed since the last flush (`log.error`, `worker.restarts.crash` …). */
   private readonly counts = new Map<string, number>();
+  /** The per-request ones, kept apart so a request makes no string for them: requests, by status. */
+  private requests = 0;
+  private readonly statuses = new Map<number, number>();
+  /** `<prefix>request.duration:` and `|ms<tags>`, made once. */
+  private readonly durationHead: string;
+  private readonly durationTail: string;
   /** Timing and gauge lines since the last flush, finished (prefix and tags in). */
   private lines: string[] = [];
   private bytes = 0;
@@ -28,13 +34,15 @@ export class Statsd {
     this.out = out;
     this.prefix = prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
     this.tags = tags.length > 0 ? `|#${tags.join(',')}` : '';
+    this.durationHead = `${this.prefix}request.duration:`;
+    this.durationTail = `|ms${this.tags}`;
   }
 
   /** One finished response: Gunicorn's requests, request.status.<code> and request.duration (ms). */
   request(status: number, seconds: number): void {
-    this.increment('requests');
-    this.increment(`request.status.${status}`);
-    this.timing('request.duration', seconds * 1e3);
+    this.requests++;
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    this.line(`${this.durationHead}${Math.round(seconds * 1e6) / 1e3}${this.durationTail}`);
   }
 
   increment(name: string, n = 1): void {
@@ -54,7 +62,11 @@ export class Statsd {
   flush = (): void => {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.requests > 0) this.counts.set('requests', this.requests);
+    for (const [status, n] of this.statuses) this.counts.set(`request.status.${status}`, n);
     for (const [name, n] of this.counts) this.lines.push(`${this.prefix}${name}:${n}|c${this.tags}`);
+    this.requests = 0;
+    this.statuses.clear();
     this.counts.clear();
     let datagram = '';
     for (const line of this.lines) {
