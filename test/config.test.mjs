@@ -35,13 +35,21 @@ test('an unknown flag is one line and exit 2', async () => {
 });
 
 test('a bad value names the setting, the value and what is allowed; exit 2', async () => {
-  for (const [args, re] of [
+  for (const [args, re, env = {}] of [
     [['-w', 'many'], /workers.*"many".*allowed: a positive integer/],
     [['--timeout=-3'], /timeout \(--timeout\): "-3"; allowed: a number of seconds/],
     [['-b', 'localhost'], /bind.*"localhost".*allowed: HOST:PORT/],
     [['--max-requests', '1.5'], /max_requests.*1\.5.*allowed: an integer/],
+    // The collectors (StatsD, syslog): one bad value each.
+    [['--statsd-host', 'nope'], /statsd_host \(--statsd-host\): "nope"; allowed: HOST:PORT/],
+    [['--statsd-prefix', 'my app'], /statsd_prefix.*"my app"; allowed: letters, digits/],
+    [['--dogstatsd-tags', 'env:prod|x'], /dogstatsd_tags.*"env:prod\|x"; allowed: comma-separated tags/],
+    [['--log-syslog-to', 'http://logs:514'], /log_syslog_to.*"http:\/\/logs:514"; allowed: udp:\/\/HOST:PORT, tcp:\/\/HOST:PORT or unix:\/\/PATH/],
+    [['--log-syslog-facility', 'local9'], /log_syslog_facility.*"local9"; allowed: one of kern, user,/],
+    [['--log-syslog-prefix', 'a:b'], /log_syslog_prefix.*"a:b"; allowed: 1 to 32 letters/],
+    [[], /log_syslog \(NARWHAL_LOG_SYSLOG\): "maybe"; allowed: true or false/, { NARWHAL_LOG_SYSLOG: 'maybe' }],
   ]) {
-    const r = await runCli([...args, join(FIXTURES, 'pid.js')]);
+    const r = await runCli([...args, join(FIXTURES, 'pid.js')], { env });
     assert.is(r.code, 2, `${args}: ${r.stderr}`);
     assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, re);

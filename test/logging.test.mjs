@@ -40,6 +40,7 @@ test('custom atoms and json', async () => {
   const entry = JSON.parse(lines(json)[0]);
   assert.is(entry.method, 'GET');
   assert.is(entry.path, '/j');
+  assert.is(entry.query, null);
   assert.is(entry.status, 200);
   assert.ok(entry.duration_s >= 0);
   await j.stop();
@@ -50,6 +51,42 @@ test('--access-logfile - writes to stdout', async () => {
   await request(s.port, '/to-stdout');
   await waitFor(() => s.stdout.includes('"GET /to-stdout HTTP/1.1" 200'), 5000, 'stdout line');
   await s.stop();
+});
+
+test('--log-format json: access lines are JSON too, on the same stream, with the fields a pipeline indexes', async () => {
+  const s = await startServer(['-w', '1', '--log-format', 'json', '--access-logfile', '-', APP], { workers: 1 });
+  await request(s.port, '/orders?page=2', { headers: { 'user-agent': 'narwhal-test', referer: 'http://ref/', 'x-request-id': 'req-42' } });
+  await request(s.port, '/plain');
+  await waitFor(() => s.stdout.split('\n').filter(Boolean).length >= 2, 5000, 'two access lines on stdout');
+  const lines = s.stdout.split('\n').filter(Boolean);
+  const entries = lines.map((l) => JSON.parse(l)); // every line on stdout parses
+  for (const e of entries) {
+    for (const field of ['time', 'status', 'duration_s', 'bytes', 'method', 'path', 'query', 'remote', 'user_agent', 'referer', 'protocol', 'request_id']) {
+      assert.ok(field in e, `${field} in ${JSON.stringify(e)}`);
+    }
+    assert.match(e.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  }
+  const [first, second] = entries;
+  assert.equal({ ...first, time: 0, duration_s: 0, pid: 0, bytes: 0 }, {
+    time: 0, remote: '127.0.0.1', method: 'GET', path: '/orders', query: 'page=2', protocol: 'HTTP/1.1', status: 200, bytes: 0,
+    duration_s: 0, referer: 'http://ref/', user_agent: 'narwhal-test', request_id: 'req-42', pid: 0,
+  });
+  assert.ok(first.duration_s >= 0 && first.bytes > 0);
+  assert.is(second.request_id, null, 'no X-Request-Id: null');
+  assert.is(second.query, null);
+  // The error log is JSON too (stderr): one format for every line narwhal writes.
+  for (const l of s.log.split('\n').filter(Boolean)) JSON.parse(l);
+  await s.stop();
+});
+
+test('--log-format json with an explicit --access-logformat: that format wins', async () => {
+  const s = await startServer(['-w', '1', '--log-format', 'json', '--access-logfile', '-', '--access-logformat', '%(h)s %(r)s %(s)s', APP], { workers: 1 });
+  await request(s.port, '/mine');
+  await waitFor(() => s.stdout.includes('\n'), 5000, 'an access line');
+  assert.is(s.stdout.split('\n')[0], '127.0.0.1 GET /mine HTTP/1.1 200');
+  await s.stop();
+  const printed = await runCli(['--print-config', '--log-format', 'json']);
+  assert.match(printed.stdout, /^access_logformat = json$/m, '--print-config shows the format access lines get');
 });
 
 test('a bad access log format is refused: one line, exit 2', async () => {

@@ -66,10 +66,17 @@ test('json: one object per line, with the raw values escaped by JSON', () => {
   assert.not.match(line, /\n/);
   const o = JSON.parse(line);
   assert.equal({ ...o, time: undefined, pid: undefined }, {
-    time: undefined, remote: '203.0.113.9', method: 'GET', path: '/q?x="1"\n', protocol: 'HTTP/1.1', status: 404, bytes: 512,
-    duration_s: 0.012346, referer: null, user_agent: 'ua', pid: undefined,
+    time: undefined, remote: '203.0.113.9', method: 'GET', path: '/q', query: 'x="1"\n', protocol: 'HTTP/1.1', status: 404, bytes: 512,
+    duration_s: 0.012346, referer: null, user_agent: 'ua', request_id: null, pid: undefined,
   });
   assert.is(o.pid, process.pid);
+});
+
+test('json: request_id from the request\'s X-Request-Id, else from the response\'s', () => {
+  const json = compileAccessFormat('json');
+  assert.is(JSON.parse(json(entry({ headers: { 'x-request-id': 'abc' }, resHeaders: { 'x-request-id': 'app' } }))).request_id, 'abc');
+  assert.is(JSON.parse(json(entry({ resHeaders: { 'x-request-id': 'made-by-app' } }))).request_id, 'made-by-app');
+  assert.is(JSON.parse(json(entry({ url: '/only-path' }))).query, null);
 });
 
 test('an unknown atom is refused when the format is compiled', () => {

@@ -8,12 +8,14 @@ import { ConfigError, formatSettings, resolveSettings } from '../config/load';
 import { applyProcessSettings, planPool, planServer, type PlanSource } from '../config/plan';
 import { checkTlsSettings, TlsError } from '../http/tls';
 import { BindError } from '../http/listeners';
+import { attachCollectors } from '../log/collectors';
 import { Logger } from '../log/logger';
 import { readCgroup } from '../platform/cgroup';
 import { missingInternals, unsupportedNode } from '../platform/node';
 import { systemdNotifier, takeListenFds } from '../platform/systemd';
 import { parseAppSpec } from '../worker/app-spec';
 import { Arbiter } from '../master/arbiter';
+import { reportPool } from '../master/statsd-report';
 import type { ControlServer } from '../master/control';
 import type { Reloader } from '../master/reloader';
 import { takeInheritance } from '../master/upgrade';
@@ -83,6 +85,8 @@ async function boot(argv: string[]): Promise<void> {
   }
   const log = new Logger(settings.log_level, settings.error_logfile, settings.log_format);
   masterLog = log;
+  // syslog and StatsD, as the settings name them (the workers attach their own).
+  const statsd = attachCollectors(log, settings);
   // A master started by USR2 serves the sockets its predecessor handed over.
   const { fds: inherited, parent: upgradeParent } = takeInheritance();
   // Its predecessor was socket-activated: the sockets it hands over are fd://N, not --bind.
@@ -116,6 +120,7 @@ async function boot(argv: string[]): Promise<void> {
       }
     },
   });
+  if (statsd) reportPool(statsd, () => arbiter.snapshot);
   const code = await arbiter.run(inherited);
   (control as ControlServer | null)?.close();
   await (reloader as Reloader | null)?.close();

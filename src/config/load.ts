@@ -118,7 +118,17 @@ export async function resolveSettings(cli: CliValues, env: NodeJS.ProcessEnv, cw
     sources[name] = source;
   }
   checkTimeouts(settings as Settings);
+  oneFormatPerStream(settings as Settings, sources);
   return { settings: settings as Settings, configFile, sources };
+}
+
+/**
+ * With --log-format json and no access_logformat of its own, access lines are JSON too: the two
+ * logs often share a stream (stdout and stderr of a container both go to one collector), and a
+ * shipper that parses JSON drops the CLF lines. An access_logformat given anywhere still wins.
+ */
+function oneFormatPerStream(settings: Settings, sources: ResolvedConfig['sources']): void {
+  if (settings.log_format === 'json' && sources.access_logformat === 'default') settings.access_logformat = 'json';
 }
 
 /** Node refuses a headers timeout longer than the request timeout (the headers are part of it). */

@@ -8,6 +8,7 @@ import {
 
 export type { HookFunction } from './types';
 import { AccessFormatError, DEFAULT_ACCESS_FORMAT, compileAccessFormat } from '../log/access-format';
+import { SYSLOG_FACILITIES, parseHostPort, parseSyslogTarget, type SyslogFacility } from '../log/collector-address';
 import { isAllowEntry } from '../http/forwarded';
 import { nodeTls } from '../platform/lazy-builtins';
 
@@ -54,6 +55,42 @@ const accessFormat: ValueType<string> = {
       throw err;
     }
     return format;
+  },
+  format: (v) => v,
+};
+
+/** Where StatsD datagrams go: HOST:PORT, or empty for none. */
+const statsdHost: ValueType<string | null> = {
+  allowed: 'HOST:PORT or [IPv6]:PORT of a StatsD server (UDP), or empty for none',
+  parse(raw) {
+    const s = optionalText(this.allowed).parse(raw);
+    if (s !== null && !parseHostPort(s)) throw new InvalidValue(this.allowed);
+    return s;
+  },
+  format: (v) => v ?? '',
+};
+
+/** A metric name part or a syslog tag: what neither protocol needs escaped. */
+const nameText = (allowed: string, max: number, empty: boolean): ValueType<string> =>
+  text((s) => new RegExp(`^[A-Za-z0-9_.-]{${empty ? 0 : 1},${max}}$`).test(s), allowed);
+
+/** DogStatsD tags: `k:v` (or a bare `k`) items, comma-separated; none of | , # @ or spaces in them. */
+const dogstatsdTags: ValueType<string[]> = {
+  allowed: 'comma-separated tags such as env:prod,region:eu (letters, digits, _ - . / :), or empty for none',
+  parse(raw) {
+    const items = (Array.isArray(raw) ? raw : String(raw ?? '').split(',')).map((v) => String(v).trim()).filter((v) => v !== '');
+    if (!items.every((t) => /^[A-Za-z][\w.\/:-]*$/.test(t))) throw new InvalidValue(this.allowed);
+    return items;
+  },
+  format: (v) => v.join(','),
+};
+
+const syslogTarget: ValueType<string> = {
+  allowed: 'udp://HOST:PORT, tcp://HOST:PORT or unix://PATH',
+  parse(raw) {
+    const s = text(undefined, this.allowed).parse(raw).trim();
+    if (!parseSyslogTarget(s)) throw new InvalidValue(this.allowed);
+    return s;
   },
   format: (v) => v,
 };
@@ -341,7 +378,8 @@ export const SETTINGS = {
   access_logformat: setting({
     name: 'access_logformat', flag: '--access-logformat <format>', type: accessFormat,
     default: DEFAULT_ACCESS_FORMAT, section: 'logging',
-    help: 'Access log line: Gunicorn atoms such as %(h)s %(r)s %(s)s %(b)s %(D)s, or json for one JSON object per line',
+    defaultText: `${DEFAULT_ACCESS_FORMAT} (json with log_format json)`,
+    help: 'Access log line: Gunicorn atoms such as %(h)s %(r)s %(s)s %(b)s %(D)s, or json for one JSON object per line (time, remote, method, path, query, status, bytes, duration_s, user_agent, referer, request_id …)',
   }),
   error_logfile: setting({
     name: 'error_logfile', flag: '--error-logfile <file>', type: text(undefined, 'a file path, or - for stderr'),
@@ -354,7 +392,35 @@ export const SETTINGS = {
   log_format: setting({
     name: 'log_format', flag: '--log-format <format>', type: oneOf(LOG_FORMATS), default: 'text' as LogFormat,
     section: 'logging',
-    help: "Error log lines of the master and workers: text (Gunicorn's format) or json (one object per line: time, level, pid, message and fields such as worker or signal)",
+    help: "Error log lines of the master and workers: text (Gunicorn's format) or json (one object per line: time, level, pid, message and fields such as worker or signal). json also makes access lines json unless access_logformat is set",
+  }),
+  log_syslog: setting({
+    name: 'log_syslog', flag: '--log-syslog', type: boolean, default: false, section: 'logging',
+    help: 'Also send the error log of the master and workers to syslog (log_syslog_to), one RFC 3164 message a line, its severity from the level',
+  }),
+  log_syslog_to: setting({
+    name: 'log_syslog_to', flag: '--log-syslog-to <address>', type: syslogTarget, default: 'udp://127.0.0.1:514', section: 'logging',
+    help: 'Where syslog messages go: udp://HOST:PORT, tcp://HOST:PORT, or unix://PATH (unix:///dev/log: a datagram socket is written through logger(1))',
+  }),
+  log_syslog_facility: setting({
+    name: 'log_syslog_facility', flag: '--log-syslog-facility <name>', type: oneOf(Object.keys(SYSLOG_FACILITIES) as SyslogFacility[]),
+    default: 'user' as SyslogFacility, section: 'logging', help: 'The syslog facility of the messages (PRI = facility * 8 + severity)',
+  }),
+  log_syslog_prefix: setting({
+    name: 'log_syslog_prefix', flag: '--log-syslog-prefix <name>', type: nameText('1 to 32 letters, digits, _ - or .', 32, false),
+    default: 'narwhal', section: 'logging', help: 'The program name (TAG) of the syslog messages: narwhal[PID]:',
+  }),
+  statsd_host: setting({
+    name: 'statsd_host', flag: '--statsd-host <host:port>', type: statsdHost, default: null, section: 'logging',
+    help: 'Send StatsD metrics over UDP to HOST:PORT: per request requests and request.status.<code> (counters) and request.duration (ms); from the master workers and workers_ready (gauges) and worker.restarts.<reason>; log.warning, log.error, log.critical (off unless set)',
+  }),
+  statsd_prefix: setting({
+    name: 'statsd_prefix', flag: '--statsd-prefix <prefix>', type: nameText('letters, digits, _ - and . (empty for none)', 128, true),
+    default: '', section: 'logging', help: 'Put before every StatsD metric name, joined with a dot (gunicorn gives Gunicorn\'s names: gunicorn.requests)',
+  }),
+  dogstatsd_tags: setting({
+    name: 'dogstatsd_tags', flag: '--dogstatsd-tags <tags>', type: dogstatsdTags, default: [] as string[], section: 'logging',
+    help: 'DogStatsD tags added to every StatsD metric (|#env:prod,region:eu): comma-separated k:v',
   }),
   reload: setting({
     name: 'reload', flag: '--reload', type: boolean, default: false, section: 'development',

@@ -113,16 +113,34 @@ const ATOMS: Record<string, (e: AccessEntry) => string> = {
 
 export class AccessFormatError extends Error {}
 
+/**
+ * The `json` format: the fields a log pipeline indexes, under the names they usually get
+ * (ECS-like, flat). Values are raw (JSON escapes them); absent headers are null, so every line
+ * has the same keys. The duration is in seconds (`duration_s`), as Gunicorn's %(L)s.
+ */
+function jsonLine(e: AccessEntry): string {
+  const url = e.req.url ?? '';
+  const q = url.indexOf('?');
+  return JSON.stringify({
+    time: e.time.toISOString(), remote: e.socket.remoteAddress ?? null, method: e.req.method,
+    path: q < 0 ? url : url.slice(0, q), query: q < 0 ? null : url.slice(q + 1),
+    protocol: `HTTP/${e.req.httpVersion}`, status: e.res.statusCode, bytes: e.bytes,
+    duration_s: Number(e.seconds.toFixed(6)), referer: e.req.headers.referer ?? null,
+    user_agent: e.req.headers['user-agent'] ?? null, request_id: requestId(e), pid: process.pid,
+  });
+}
+
+/** X-Request-Id as the client (or the proxy in front) sent it, else as the app answered it. */
+function requestId(e: AccessEntry): string | null {
+  const sent = e.req.headers['x-request-id'];
+  if (sent !== undefined) return Array.isArray(sent) ? sent.join(', ') : sent;
+  const answered = e.res.getHeader('x-request-id');
+  return answered === undefined ? null : String(answered);
+}
+
 /** Compiles a Gunicorn access-log format, or "json", into a function from entry to line. */
 export function compileAccessFormat(format: string): (e: AccessEntry) => string {
-  if (format === 'json') {
-    return (e) => JSON.stringify({
-      time: e.time.toISOString(), remote: e.socket.remoteAddress ?? null, method: e.req.method,
-      path: e.req.url, protocol: `HTTP/${e.req.httpVersion}`, status: e.res.statusCode, bytes: e.bytes,
-      duration_s: Number(e.seconds.toFixed(6)), referer: e.req.headers.referer ?? null,
-      user_agent: e.req.headers['user-agent'] ?? null, pid: process.pid,
-    });
-  }
+  if (format === 'json') return jsonLine;
   const parts: Part[] = [];
   const re = /%\((\{[^}]+\}[io]|[a-zA-Z]+)\)s/g;
   let last = 0;

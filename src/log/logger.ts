@@ -4,8 +4,9 @@
 //   {"time":"2026-11-24T14:27:00.123Z","level":"info","pid":4242,"message":"Booting worker with pid: 4243","worker":4243}
 import type { LogFormat, LogLevel } from '../config/settings';
 import { LogSink } from './sink';
+import type { Syslog } from './syslog';
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
+export const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
 const LABEL: Record<LogLevel, string> = {
   debug: 'DEBUG', info: 'INFO', warning: 'WARNING', error: 'ERROR', critical: 'CRITICAL',
 };
@@ -36,6 +37,10 @@ export class Logger {
   /** The last few WARNING-or-worse lines, newest last. */
   readonly recent: LogEvent[] = [];
   private file: string;
+  /** --log-syslog: every line written is sent there too (collectors.ts). */
+  syslog: Syslog | null = null;
+  /** --statsd-host: told of every line, written or below the level (Gunicorn counts them all). */
+  counted: ((level: LogLevel) => void) | null = null;
 
   /** `file`: the error log, "-" for stderr. */
   constructor(private level: LogLevel = 'info', file = '-', private format: LogFormat = 'text') {
@@ -66,15 +71,20 @@ export class Logger {
   }
 
   log(level: LogLevel, message: string, fields?: LogFields): void {
+    this.counted?.(level);
     if (RANK[level] < RANK[this.level]) return;
     if (RANK[level] >= RANK.warning) {
       this.recent.push({ time: new Date().toISOString(), level, message: message.split('\n')[0]!.slice(0, 500) });
       if (this.recent.length > RECENT_EVENTS) this.recent.shift();
     }
     if (this.format === 'json') {
-      this.sink.write(`${JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, message, ...fields })}\n`);
+      const line = JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, message, ...fields });
+      this.sink.write(`${line}\n`);
+      // syslog has its own time, severity and pid: the object goes as the message, for a JSON parser.
+      this.syslog?.write(level, line);
     } else {
       this.sink.write(`[${timestamp()}] [${process.pid}] [${LABEL[level]}] ${message}\n`);
+      this.syslog?.write(level, message);
     }
   }
 

@@ -40,7 +40,11 @@ export interface ArbiterOptions {
 }
 
 /** Settings a HUP cannot change in a running master (docs/operations.md says why). */
-export const KEPT_ON_HUP = ['bind', 'distribution', 'sticky', 'admin_bind', 'user', 'group', 'control_socket', 'reload', 'reload_extra_files'] as const;
+export const KEPT_ON_HUP = [
+  'bind', 'distribution', 'sticky', 'admin_bind', 'user', 'group', 'control_socket', 'reload', 'reload_extra_files',
+  // The master's syslog and StatsD clients are made once at boot; its workers' follow them.
+  'log_syslog', 'log_syslog_to', 'log_syslog_facility', 'log_syslog_prefix', 'statsd_host', 'statsd_prefix', 'dogstatsd_tags',
+] as const;
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 

@@ -8,6 +8,8 @@ import { ConfigError } from '../config/errors';
 import { WORKER_BOOT_ERROR, type BootMessage, type MasterMessage, type WorkerMessage } from '../ipc';
 import { TlsError, loadTls, type TlsConfig } from '../http/tls';
 import { AccessLog } from '../log/access-log';
+import { attachCollectors } from '../log/collectors';
+import type { Statsd } from '../log/statsd';
 import { Logger } from '../log/logger';
 import { compileCacheDir, flushCompileCache } from '../platform/compile-cache';
 import { missingInternals, unsupportedNode } from '../platform/node';
@@ -38,6 +40,8 @@ type QuickHook = 'workerInt' | 'workerAbort';
 interface Booted {
   readonly boot: BootMessage;
   readonly log: Logger;
+  /** --statsd-host: this event loop's own client (each thread has one). */
+  readonly statsd: Statsd | null;
   readonly counters: HttpCounters;
   readonly heart: ReturnType<typeof startHeartbeat>;
   readonly master: MasterLink;
@@ -133,6 +137,7 @@ export class Worker {
     const counters = newCounters();
     const heart = startHeartbeat(boot.heartbeatMs, counters, this.link);
     const log = new Logger(boot.settings.log_level, boot.settings.error_logfile, boot.settings.log_format);
+    const statsd = attachCollectors(log, boot.settings);
     const cacheDir = compileCacheDir();
     if (cacheDir) log.debug(`Compile cache: ${cacheDir}`);
     const master = new MasterLink((m) => this.send(m));
@@ -164,7 +169,7 @@ export class Worker {
     });
     adoption.install();
     presentAsClusterWorker(boot.age);
-    return { boot, log, counters, heart, master, adoption };
+    return { boot, log, statsd, counters, heart, master, adoption };
   }
 
   /** The worker hooks, the TLS files and the app. Null: boot failed (the master is told why). */
@@ -205,7 +210,7 @@ export class Worker {
   }
 
   /** The app loaded: the gate on its server, the feed of connections, the shutdown; then ready. */
-  private async serve({ boot, log, counters, adoption, heart, master }: Booted, { app, hooks, tlsFiles, protocols }: Loaded): Promise<void> {
+  private async serve({ boot, log, statsd, counters, adoption, heart, master }: Booted, { app, hooks, tlsFiles, protocols }: Loaded): Promise<void> {
     await hooks.run('postWorkerInit');
     // reliability: an unhandled rejection is logged and the worker keeps serving (unless the app
     // listens for them itself); Node's default would end the worker and its in-flight requests.
@@ -222,7 +227,7 @@ export class Worker {
     this.reopenLogs = () => { log.reopen(); access?.reopen(); this.threads?.reopenLogs(); log.debug('Reopened the log files'); };
     // USR1 (passed on by the master): reopen the log files logrotate has moved away.
     if (this.link.thread === 0) process.on('SIGUSR1', () => this.reopenLogs());
-    const gate = new RequestGate(app.server, boot.settings, counters, log, access);
+    const gate = new RequestGate(app.server, boot.settings, counters, log, access, statsd);
     if (boot.settings.sticky) gate.sessions = new EngineIoSessions((m) => this.send(m));
     gate.preRequest = hooks.requestHook('preRequest');
     gate.postRequest = hooks.requestHook('postRequest');
@@ -244,7 +249,8 @@ export class Worker {
       signals: this.signals,
       servers: () => adoption.servers(),
       closeApp: app.close,
-      exiting: () => hooks.run('workerExit'),
+      // The last requests' metrics go out before the process does (they wait up to 100 ms).
+      exiting: () => hooks.run('workerExit').finally(() => statsd?.drain()),
       onError: (stage, err) => log.error(`The app's shutdown code (${stage}) failed: ${(err as Error)?.stack ?? String(err)}`),
     });
     this.feed = feed;

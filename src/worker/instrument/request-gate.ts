@@ -16,6 +16,7 @@ import {
 } from '../../http/request-checks';
 import type { AccessLog } from '../../log/access-log';
 import type { Logger } from '../../log/logger';
+import type { Statsd } from '../../log/statsd';
 import { closeAfterResponse } from '../../platform/node/http';
 import { Connections } from './connections';
 import { recordResponse, type HttpCounters } from './counters';
@@ -61,6 +62,8 @@ export class RequestGate implements ResponseOwner {
     readonly counters: HttpCounters,
     private readonly log: Logger,
     private readonly access: AccessLog | null,
+    /** --statsd-host: a timing and two counters per response. */
+    private readonly stats: Statsd | null = null,
   ) {
     this.connections = new Connections(settings.keep_alive);
     this.metrics = Boolean(settings.admin_bind);
@@ -131,7 +134,7 @@ export class RequestGate implements ResponseOwner {
     // GOAWAY instead. (Keeping HTTP/2 responses here too made most of each stream's objects
     // outlive a young-generation GC: several times the GC time per request under h2load.)
     if (!h2) this.connections.openResponses.add(res);
-    const start = this.metrics || this.access ? performance.now() : 0;
+    const start = this.metrics || this.access || this.stats ? performance.now() : 0;
     // An HTTP/2 stream loses its way to the connection when it closes: the access log is told.
     const peer = h2 && this.access ? socket[kTls] ?? socket : req.socket;
     // A draining worker answers what it is sent, but tells the client to reconnect elsewhere.
@@ -185,10 +188,11 @@ export class RequestGate implements ResponseOwner {
     socket[kServed] = (socket[kServed] ?? 0) + 1;
     this.counters.inFlight--;
     this.connections.openResponses.delete(res);
-    if (this.metrics || this.access) {
+    if (this.metrics || this.access || this.stats) {
       const seconds = (performance.now() - res[kStart]) / 1000;
       if (this.metrics) recordResponse(this.counters, res.statusCode, seconds);
       this.access?.write(res[kRequest], res, seconds, res[kPeer]);
+      this.stats?.request(res.statusCode, seconds);
     }
     if (this.connections.draining) this.connections.checkIdle();
   }
@@ -211,6 +215,7 @@ export class RequestGate implements ResponseOwner {
     const refused = checkRequest(req, this.limits);
     if (refused === 0) return false;
     if (this.metrics) recordResponse(this.counters, refused, 0);
+    this.stats?.request(refused, 0);
     refuseSocket(socket, refused);
     return true;
   }
@@ -218,6 +223,7 @@ export class RequestGate implements ResponseOwner {
   /** CONNECT to an app that does not handle it: 405, counted, connection closed. */
   private refuseConnect(socket: net.Socket): boolean {
     if (this.metrics) recordResponse(this.counters, 405, 0);
+    this.stats?.request(405, 0);
     socket.end(CONNECT_REFUSED);
     return true;
   }
