@@ -366,7 +366,7 @@ export class Pool {
         return this.sendListenerCopies(worker, m.id);
       case 'thread-exit':
         this.log[m.reason === 'max_requests' ? 'info' : 'error'](m.message, { worker: worker.pid });
-        if (m.reason !== 'max_requests') this.lastFailure = m.message;
+        if (m.reason !== 'max_requests') this.lastFailure = m.message.split('\n')[0]!;
         this.restarts[m.reason]++;
         this.published = null;
         return;
