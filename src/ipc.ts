@@ -75,10 +75,13 @@ export interface WorkerStats {
   lag: number;
   /** Responses by status class since the worker started: index 1..5 = 1xx..5xx, 0 = other. */
   codes?: number[];
-  /** Request durations since the worker started: count per DURATION_BUCKETS slot, +Inf last. */
+  /**
+   * Request durations since the worker started, by status class (as codes): count per
+   * DURATION_BUCKETS slot, +Inf last, BUCKET_SLOTS per class, class 0 first.
+   */
   buckets?: number[];
-  /** Sum of request durations in seconds. */
-  durationSum?: number;
+  /** Sum of request durations in seconds, by status class. */
+  durationSums?: number[];
   /** --threads: each event loop of the worker (its own first); the fields above are their sums. */
   threads?: ThreadStats[];
 }
@@ -101,6 +104,10 @@ export interface ThreadStats {
 
 /** Upper bounds (seconds) of the request duration histogram (prom-client's defaults). */
 export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Slots per status class in WorkerStats.buckets: the buckets and +Inf. */
+export const BUCKET_SLOTS = DURATION_BUCKETS.length + 1;
+/** Status classes counted: 0 (other), 1xx … 5xx. */
+export const STATUS_CLASSES = 6;
 
 export type WorkerMessage =
   /** `serving`: how the worker found the app's server, logged by the master once. */

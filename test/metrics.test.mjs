@@ -35,6 +35,11 @@ test('after N requests /metrics counts N, by status class, with a duration histo
     const under100ms = metric(samples, 'narwhal_http_request_duration_seconds_bucket', { le: '0.1' });
     assert.ok(under100ms <= paths.length - 2, `le=0.1: ${under100ms}`);
     assert.ok(metric(samples, 'narwhal_http_request_duration_seconds_sum') >= 0.24);
+    // By status class: the 404s, the 500 and the 2xx each in their own histogram.
+    assert.is(metric(samples, 'narwhal_http_request_duration_seconds_count', { code_class: '4xx' }), 2);
+    assert.is(metric(samples, 'narwhal_http_request_duration_seconds_count', { code_class: '5xx' }), 1);
+    assert.is(metric(samples, 'narwhal_http_request_duration_seconds_bucket', { code_class: '2xx', le: '+Inf' }), 22);
+    assert.ok(metric(samples, 'narwhal_http_request_duration_seconds_sum', { code_class: '2xx' }) >= 0.24, 'the slow 2xx requests');
     assert.is(metric(samples, 'narwhal_http_requests_in_flight'), 0);
     assert.is(metric(samples, 'narwhal_workers', { state: 'ready' }), 2);
     assert.is(metric(samples, 'narwhal_workers', { state: 'booting' }), 0);

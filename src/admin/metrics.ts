@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger';
 import type { Arbiter } from '../master/arbiter';
 import type { WorkerSnapshot } from '../master/worker-handle';
 import { RESTART_REASONS } from '../master/worker-handle';
-import { DURATION_BUCKETS, type ThreadStats, type WorkerStats } from '../ipc';
+import { BUCKET_SLOTS, DURATION_BUCKETS, STATUS_CLASSES, type ThreadStats, type WorkerStats } from '../ipc';
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
 interface Sample {
@@ -47,8 +47,8 @@ const refreshing = new WeakMap<Arbiter, Promise<void>>();
 
 export class Totals {
   codes = new Array<number>(CODE_CLASSES.length).fill(0);
-  buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
-  durationSum = 0;
+  buckets = new Array<number>(STATUS_CLASSES * BUCKET_SLOTS).fill(0);
+  durationSums = new Array<number>(STATUS_CLASSES).fill(0);
 
   /** Adds what a worker counted since its previous heartbeat. */
   add(current: WorkerStats, previous: WorkerStats): void {
@@ -60,7 +60,7 @@ export class Totals {
     };
     current.codes?.forEach((n, i) => { if (i < this.codes.length) this.codes[i]! += delta(n, previous.codes?.[i]); });
     current.buckets?.forEach((n, i) => { if (i < this.buckets.length) this.buckets[i]! += delta(n, previous.buckets?.[i]); });
-    this.durationSum += delta(current.durationSum, previous.durationSum);
+    current.durationSums?.forEach((n, i) => { if (i < this.durationSums.length) this.durationSums[i]! += delta(n, previous.durationSums?.[i]); });
   }
 }
 
@@ -86,17 +86,23 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
     CODE_CLASSES.map((cls, i) => ({ cls, value: totals.codes[i]! }))
       .filter(({ cls, value }) => cls !== 'other' || value > 0)
       .map(({ cls, value }) => ({ value, labels: { code_class: cls } })));
-  define('narwhal_http_request_duration_seconds', 'histogram', 'Time from request to response end, across workers', () => {
+  // One histogram per status class, 1xx-5xx from the start (a series that appears with its first
+  // request has no rate until its second scrape): latency quantiles by class, or across them
+  // with sum by (le).
+  define('narwhal_http_request_duration_seconds', 'histogram', 'Time from request to response end, across workers, by status class', () => {
     const samples: Sample[] = [];
-    let cumulative = 0;
-    DURATION_BUCKETS.forEach((le, i) => {
-      cumulative += totals.buckets[i]!;
-      samples.push({ metricName: 'narwhal_http_request_duration_seconds_bucket', labels: { le }, value: cumulative });
+    CODE_CLASSES.forEach((code_class, c) => {
+      if (totals.codes[c] === 0 && code_class === 'other') return;
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += totals.buckets[c * BUCKET_SLOTS + i]!;
+        samples.push({ metricName: 'narwhal_http_request_duration_seconds_bucket', labels: { code_class, le }, value: cumulative });
+      });
+      cumulative += totals.buckets[c * BUCKET_SLOTS + DURATION_BUCKETS.length]!;
+      samples.push({ metricName: 'narwhal_http_request_duration_seconds_bucket', labels: { code_class, le: '+Inf' }, value: cumulative });
+      samples.push({ metricName: 'narwhal_http_request_duration_seconds_sum', labels: { code_class }, value: totals.durationSums[c]! });
+      samples.push({ metricName: 'narwhal_http_request_duration_seconds_count', labels: { code_class }, value: cumulative });
     });
-    cumulative += totals.buckets[DURATION_BUCKETS.length]!;
-    samples.push({ metricName: 'narwhal_http_request_duration_seconds_bucket', labels: { le: '+Inf' }, value: cumulative });
-    samples.push({ metricName: 'narwhal_http_request_duration_seconds_sum', value: totals.durationSum });
-    samples.push({ metricName: 'narwhal_http_request_duration_seconds_count', value: cumulative });
     return samples;
   });
   define('narwhal_http_requests_in_flight', 'gauge', 'HTTP requests being served right now, across workers', () =>

@@ -37,7 +37,7 @@ export function startHeartbeat(
     const own: WorkerStats = {
       requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, heapUsed: getHeapStatistics().used_heap_size, lag,
       cpu: cpuMicros(),
-      codes: counters.codes, buckets: counters.buckets, durationSum: counters.durationSum,
+      codes: counters.codes, buckets: counters.buckets, durationSums: counters.durationSums,
     };
     link.send({
       t: 'heartbeat', ...merge(own),

@@ -1,27 +1,32 @@
 // The worker's request counters, sent with each heartbeat: the master adds them up for /metrics
 // and for max-requests' bookkeeping.
-import { DURATION_BUCKETS } from '../../ipc';
+import { BUCKET_SLOTS, DURATION_BUCKETS, STATUS_CLASSES } from '../../ipc';
 
 export interface HttpCounters {
   requests: number;
   inFlight: number;
   /** Responses by status class, index 1..5 = 1xx..5xx, 0 = other (for /metrics). */
   codes: number[];
-  /** Request durations: count per DURATION_BUCKETS slot, +Inf last; and their sum in seconds. */
+  /**
+   * Request durations by status class (the same 0..5 as codes): count per DURATION_BUCKETS slot,
+   * +Inf last, the classes one after another (BUCKET_SLOTS each); and their sums in seconds.
+   */
   buckets: number[];
-  durationSum: number;
+  durationSums: number[];
 }
 
 export const newCounters = (): HttpCounters => ({
-  requests: 0, inFlight: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0,
+  requests: 0, inFlight: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(STATUS_CLASSES * BUCKET_SLOTS).fill(0),
+  durationSums: [0, 0, 0, 0, 0, 0],
 });
 
 /** Counts one finished response: a few array increments, no allocation. */
 export function recordResponse(c: HttpCounters, status: number, seconds: number): void {
-  const cls = (status / 100) | 0;
-  c.codes[cls >= 1 && cls <= 5 ? cls : 0]++;
+  const hundreds = (status / 100) | 0;
+  const cls = hundreds >= 1 && hundreds <= 5 ? hundreds : 0;
+  c.codes[cls]++;
   let i = 0;
   while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
-  c.buckets[i]++;
-  c.durationSum += seconds;
+  c.buckets[cls * BUCKET_SLOTS + i]++;
+  c.durationSums[cls] += seconds;
 }

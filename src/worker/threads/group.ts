@@ -23,7 +23,7 @@ const HEALTHY_LIFE_MS = 1000;
 /** How long a metrics report waits for the threads' counters. */
 const REPORT_WAIT_MS = 200;
 
-type Sums = Pick<WorkerStats, 'requests' | 'codes' | 'buckets' | 'durationSum'>;
+type Sums = Pick<WorkerStats, 'requests' | 'codes' | 'buckets' | 'durationSums'>;
 
 export class ThreadGroup {
   private readonly slots: Slot[] = [];
@@ -31,7 +31,7 @@ export class ThreadGroup {
   /** Every thread has started once: from then on an end is replaced and told to the master. */
   private running = false;
   /** What threads that have ended had counted: the worker's totals never go down. */
-  private readonly ended: Required<Sums> = { requests: 0, codes: [], buckets: [], durationSum: 0 };
+  private readonly ended: Required<Sums> = { requests: 0, codes: [], buckets: [], durationSums: [] };
   private readonly watchdog: NodeJS.Timeout;
   private allStopped: (() => void) | null = null;
 
@@ -60,7 +60,7 @@ export class ThreadGroup {
       thread: 0, threadId: 0, state: this.draining ? 'draining' : 'ready', startedAt: 0, requests: own.requests, inFlight: own.inFlight,
       lag: own.lag, heapUsed: own.heapUsed ?? 0, heapLimit: own.heapLimit, restarts: 0,
     }];
-    const total: WorkerStats = { ...own, codes: [...(own.codes ?? [])], buckets: [...(own.buckets ?? [])] };
+    const total: WorkerStats = { ...own, codes: [...(own.codes ?? [])], buckets: [...(own.buckets ?? [])], durationSums: [...(own.durationSums ?? [])] };
     addCounts(total, this.ended);
     for (const slot of this.slots) {
       for (const thread of slot.threads()) {
@@ -214,12 +214,13 @@ export class ThreadGroup {
 
 function addCounts(into: Sums, from: Sums): void {
   into.requests += from.requests;
-  into.durationSum = (into.durationSum ?? 0) + (from.durationSum ?? 0);
   const add = (a: number[], b: number[] | undefined) => b?.forEach((n, i) => { a[i] = (a[i] ?? 0) + n; });
   into.codes ??= [];
   into.buckets ??= [];
+  into.durationSums ??= [];
   add(into.codes, from.codes);
   add(into.buckets, from.buckets);
+  add(into.durationSums, from.durationSums);
 }
 
 let source: string | undefined;
