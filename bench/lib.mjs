@@ -10,15 +10,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Reading /proc and killing by PID: the same code the tests use.
-export { childPids, killTree } from '../test/helpers/proc.mjs';
-
-export async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { childPids, freePort, killTree } from '../test/helpers/proc.mjs';
 
 async function waitForPort(port, ms = 15000) {
   const deadline = Date.now() + ms;

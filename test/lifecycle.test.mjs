@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { FIXTURES, killAll, request, startServer, load, sleep, isAlive, waitFor } from './helpers/server.mjs';
+import { FIXTURES, killAll, request, startServer, load, reloadUnderLoad, sleep, isAlive, waitFor } from './helpers/server.mjs';
 
 const APP = join(FIXTURES, 'pid.js');
 test.after(killAll);
@@ -48,13 +48,7 @@ test('INT is a quick shutdown', async () => {
 
 for (const mode of ['round-robin', 'shared']) test(`${mode}: HUP under load: every worker replaced one at a time, 0 failed requests`, async () => {
   const s = await startServer(['-w', '2', '--distribution', mode, APP], { workers: 2 });
-  const before = s.workers();
-  const traffic = load(s.port, { connections: 16, durationMs: 5000 });
-  await sleep(1000);
-  s.signal('SIGHUP');
-  const result = await traffic;
-  await waitFor(() => s.workers().every((p) => !before.includes(p)) && s.workers().length === 2, 10000, 'all replaced');
-  const after = s.workers();
+  const { result, before, after } = await reloadUnderLoad(s, 2);
   assert.is(result.failed, 0, `failed: ${result.errors.slice(0, 5)}`);
   assert.ok(result.ok > 500, `served ${result.ok}`);
   for (const pid of before) assert.ok(!after.includes(pid), `old worker ${pid} replaced`);

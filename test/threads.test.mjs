@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { app as testApp, assertReady } from './helpers/apps.mjs';
-import { CLI, FIXTURES, killAll, load, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
+import { FIXTURES, killAll, reloadUnderLoad, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 
 test.after(killAll);
 
@@ -187,12 +187,7 @@ require('node:http').createServer((req, res) => {
 
 test('-w 2 --threads 2: HUP under load replaces every worker, threads and all, with 0 failed requests', async () => {
   const s = await startServer(['-w', '2', '--threads', '2', join(FIXTURES, 'pid.js')], { workers: 2 });
-  const before = s.workers();
-  const traffic = load(s.port, { connections: 16, durationMs: 5000 });
-  await sleep(1000);
-  s.signal('SIGHUP');
-  const result = await traffic;
-  await waitFor(() => s.workers().every((p) => !before.includes(p)) && s.workers().length === 2, 10000, 'all replaced');
+  const { result } = await reloadUnderLoad(s, 2);
   assert.is(result.failed, 0, `failed: ${result.errors.slice(0, 5)}`);
   assert.ok(result.ok > 500, `served ${result.ok}`);
   assert.is(s.count(/Worker ready/g), 4);

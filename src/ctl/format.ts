@@ -2,7 +2,8 @@
 // --threads).
 import type { PoolStatus } from '../master/status';
 
-const seconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`
+/** An age or an uptime: 42s, 3m07s, 2h05m. */
+export const seconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`
   : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`);
 
 export function formatStatus(status: PoolStatus): string {

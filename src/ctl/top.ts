@@ -7,7 +7,7 @@
 import type { ControlRequest } from '../master/control';
 import type { PoolStatus, WorkerStatus } from '../master/status';
 import { CtlError, request } from './client';
-import { formatStatus } from './format';
+import { formatStatus, seconds } from './format';
 
 const REFRESH_MS = 1000;
 const KEYS = '+ more workers  - fewer  r reload  s stop  q quit';
@@ -32,8 +32,6 @@ export async function watchStatus(path: string, json: boolean): Promise<number> 
 }
 
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)}M`;
-const ago = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`
-  : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`);
 const fit = (line: string, width: number) => (line.length > width ? `${line.slice(0, width - 1)}~` : line);
 
 /** Columns: [header, width, right-aligned]. */
@@ -58,7 +56,7 @@ export function renderTop(status: PoolStatus, previous: Previous, now: number, w
   const restarts = Object.entries(m.restarts).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none';
   const threads = Number(status.settings.threads ?? 1);
   const head = [
-    `narwhal ${m.version} · master ${m.pid} · ${m.phase}${m.degraded ? ' (DEGRADED)' : ''} · up ${ago(m.uptime_s)} · Node ${m.node}`,
+    `narwhal ${m.version} · master ${m.pid} · ${m.phase}${m.degraded ? ' (DEGRADED)' : ''} · up ${seconds(m.uptime_s)} · Node ${m.node}`,
     `pool: ${ready}/${m.target} ready · ${m.distribution}${threads > 1 ? ` · ${threads} threads per worker` : ''} · ${m.listeners.join(' ')}`,
     `total: ${Math.round([...rates.values()].reduce((n, r) => n + r.rps, 0))} req/s · ${sum((w) => w.in_flight)} in flight · ` +
       `RSS ${mb(sum((w) => w.rss_bytes))} · restarts: ${restarts}`,
@@ -70,11 +68,11 @@ export function renderTop(status: PoolStatus, previous: Previous, now: number, w
   for (const w of live) {
     const r = rates.get(w.pid)!;
     rows.push(row([
-      String(w.pid), w.retiring && w.state !== 'draining' ? 'retiring' : w.state, ago(w.age_s), String(w.requests), r.rps.toFixed(0),
+      String(w.pid), w.retiring && w.state !== 'draining' ? 'retiring' : w.state, seconds(w.age_s), String(w.requests), r.rps.toFixed(0),
       String(w.in_flight), mb(w.rss_bytes), r.cpu.toFixed(0), `${mb(w.heap_used_bytes)}/${mb(w.heap_limit_bytes)}`, (w.lag_s * 1000).toFixed(1),
     ]));
     for (const t of w.threads ?? []) {
-      rows.push(row([` thread ${t.thread}`, t.state, ago(t.age_s), String(t.requests), '', String(t.in_flight), '', '', mb(t.heap_used_bytes), (t.lag_s * 1000).toFixed(1)]));
+      rows.push(row([` thread ${t.thread}`, t.state, seconds(t.age_s), String(t.requests), '', String(t.in_flight), '', '', mb(t.heap_used_bytes), (t.lag_s * 1000).toFixed(1)]));
     }
   }
   const events = status.events.slice(-3).map((e) => `${e.time.slice(11, 19)} ${e.level.toUpperCase()} ${e.message}`);

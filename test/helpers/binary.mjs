@@ -2,12 +2,11 @@
 // environment, talk to it over 127.0.0.1, and kill by PID everything that was started.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Started, TempDirs, childPids, httpRequest, isAlive, poll, sleep, writeFiles } from './proc.mjs';
+import { Started, TempDirs, childPids, freePort, httpRequest, isAlive, poll, sleep, writeFiles } from './proc.mjs';
 
-export { childPids, isAlive, sleep, writeFiles };
+export { childPids, freePort, isAlive, sleep, writeFiles };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'dist', 'narwhal');
@@ -70,16 +69,6 @@ export function waitFor(fn, { timeoutMs = 15_000, what = 'condition' } = {}) {
   return poll(fn, { timeoutMs, everyMs: 50, message: `timed out waiting for ${what}` });
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One GET on a new connection; resolves { status, body } or rejects. */
 export async function get(port, path = '/', { timeoutMs = 5000, host = '127.0.0.1' } = {}) {

@@ -3,10 +3,9 @@
 // for the rule files. .ci/run installs the package (apt `prometheus`).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kill, poll } from './proc.mjs';
+import { freePort, kill, poll } from './proc.mjs';
 
 export const PROMETHEUS = process.env.NARWHAL_PROMETHEUS || '/usr/bin/prometheus';
 export const PROMTOOL = process.env.NARWHAL_PROMTOOL || '/usr/bin/promtool';
@@ -24,17 +23,6 @@ export function promtool(args, { cwd, timeoutMs = 60_000 } = {}) {
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}${r.error ? r.error.message : ''}` };
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (Prometheus cannot be told to pick one). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts Prometheus scraping TARGETS (host:port of admin servers) every second as job JOB,

@@ -14,22 +14,12 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Started, childPids, cleanEnv, poll } from './proc.mjs';
+import { Started, childPids, cleanEnv, freePort, poll } from './proc.mjs';
 import { startServer } from './server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const started = new Started();
 
-/** A TCP port free on 127.0.0.1 right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 const canConnect = (port) => new Promise((resolve) => {
   const socket = net.connect(port, '127.0.0.1');

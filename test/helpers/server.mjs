@@ -147,6 +147,20 @@ export async function load(port, { connections = 16, durationMs = 3000, path = '
   return result;
 }
 
+/**
+ * HUP while a load (16 keep-alive connections, 5 s) runs against `s`; resolves with the load's
+ * result once every worker that served before is replaced by `workers` new ones.
+ */
+export async function reloadUnderLoad(s, workers) {
+  const before = s.workers();
+  const traffic = load(s.port, { connections: 16, durationMs: 5000 });
+  await sleep(1000);
+  s.signal('SIGHUP');
+  const result = await traffic;
+  await waitFor(() => s.workers().every((p) => !before.includes(p)) && s.workers().length === workers, 10000, 'all replaced');
+  return { result, before, after: s.workers() };
+}
+
 /** A temporary directory holding the given files ({ 'app.js': '...' }). */
 const tempDirs = new TempDirs();
 // Removed when the test process ends (uvu runs every file in one process).

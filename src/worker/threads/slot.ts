@@ -32,10 +32,6 @@ export class RunningThread {
     this.ready = new Promise((resolve) => { this.settle = resolve; });
   }
 
-  get serving(): boolean {
-    return this.state === 'ready';
-  }
-
   isReady(): void {
     if (this.state !== 'booting') return;
     this.state = 'ready';
@@ -45,8 +41,9 @@ export class RunningThread {
   beat(stats: WorkerStats, report?: number): void {
     this.stats = stats;
     this.lastBeat = Date.now();
-    if (report !== undefined) this.reports.get(report)?.();
-    this.reports.delete(report ?? -1);
+    if (report === undefined) return;
+    this.reports.get(report)?.();
+    this.reports.delete(report);
   }
 
   /** A heartbeat now; resolves when it came. */
