@@ -38,8 +38,16 @@ export interface BootMessage {
 
 export type MasterMessage =
   | BootMessage
-  /** A connection accepted by the master (round-robin); the socket handle rides along. */
-  | { t: 'conn'; listener: number; head?: string }
+  /**
+   * A connection accepted by the master (round-robin), or one another worker shed (`served`: the
+   * requests it has answered there); the socket handle rides along.
+   */
+  | { t: 'conn'; listener: number; head?: string; served?: number }
+  /**
+   * Hand up to `count` idle keep-alive connections back to the master, which gives them to the
+   * worker holding fewest (the balance of the shared socket and reuseport, master/balance.ts).
+   */
+  | { t: 'shed'; count: number }
   /**
    * Finish in-flight requests and exit. Sent over IPC rather than as a signal so that it
    * arrives after every connection already forwarded to this worker.
@@ -73,6 +81,8 @@ export interface WorkerStats {
   cpu?: number;
   /** Event-loop lag in seconds, as last measured. */
   lag: number;
+  /** Open client connections (the process's own loop; with --threads, all of them). */
+  connections?: number;
   /** Responses by status class since the worker started: index 1..5 = 1xx..5xx, 0 = other. */
   codes?: number[];
   /**
@@ -128,6 +138,8 @@ export type WorkerMessage =
   | { t: 'retire'; reason: 'max_requests' | 'memory' }
   /** --threads: copies of the listening sockets this worker serves, for a thread (`listener-copy`). */
   | { t: 'listeners'; id: number }
+  /** An idle connection this worker shed (`shed`): its handle rides along; `served` as in `conn`. */
+  | { t: 'moved'; served: number }
   /** --threads: one of the worker's threads ended and is replaced inside the process. */
   | { t: 'thread-exit'; thread: number; reason: 'crash' | 'timeout' | 'max_requests' | 'memory'; message: string };
 

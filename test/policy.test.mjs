@@ -1,11 +1,12 @@
 // The supervision policy (src/master/policy.ts) as the pure functions it is, without processes:
-// what the pool does next against its target, what a worker's exit means, when a pool is degraded.
+// what the pool does next against its target, what a worker's exit means, when a pool is degraded,
+// which workers hand connections to others.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { importSource } from './helpers/unit.mjs';
 
 const {
-  decide, backOffDelay, unplannedExit, MIN_HEALTHY_LIFE_MS, HEALTHY, watchPool, degradedDetail, describePoolEvent,
+  decide, backOffDelay, unplannedExit, MIN_HEALTHY_LIFE_MS, HEALTHY, watchPool, degradedDetail, describePoolEvent, balanceSheds,
 } = await importSource('src/master/policy.ts');
 
 const NOW = 1_000_000;
@@ -109,6 +110,34 @@ test('the degraded detail and its log lines', () => {
     'Pool degraded: 1 of 2 workers ready for 42s (last failure: Worker (pid:9) exited with code 1!)');
   assert.is(degradedDetail(HEALTHY, sample(at, 2), null), null);
   assert.is(describePoolEvent('recovered', null, w.watch, at + 50_000), 'Pool recovered: back to its target after 50s below it');
+});
+
+test('balanceSheds: a clear gap is evened out; an ordinary one moves nothing', () => {
+  const load = (...n) => n.map((connections, i) => ({ pid: i + 1, connections }));
+  assert.equal(balanceSheds(load(48, 16)), [{ pid: 1, count: 16 }], 'a burst landed on one worker');
+  assert.equal(balanceSheds(load(40, 0)), [{ pid: 1, count: 20 }], 'a new worker joins');
+  assert.equal(balanceSheds(load(33, 31)), [], 'within a tenth of the share');
+  assert.equal(balanceSheds(load(2, 0)), [], 'two connections apart is no imbalance');
+  assert.equal(balanceSheds(load(3, 0)), [{ pid: 1, count: 1 }]);
+  assert.equal(balanceSheds(load(500, 460)), [], 'within a tenth of a large share');
+  assert.equal(balanceSheds(load(600, 400)), [{ pid: 1, count: 100 }]);
+  assert.equal(balanceSheds(load(64)), [], 'one worker');
+  assert.equal(balanceSheds([]), []);
+});
+
+test('balanceSheds: with more workers, the fullest give to the emptiest until none is clearly apart', () => {
+  const load = (...n) => n.map((connections, i) => ({ pid: i + 1, connections }));
+  assert.equal(balanceSheds(load(40, 0, 0, 0)), [{ pid: 1, count: 30 }]);
+  assert.equal(balanceSheds(load(30, 30, 2, 2)), [{ pid: 1, count: 14 }, { pid: 2, count: 14 }]);
+  const after = (n, sheds) => {
+    const out = [...n];
+    const given = sheds.reduce((sum, s) => sum + s.count, 0);
+    for (const s of sheds) out[s.pid - 1] -= s.count;
+    return { out, given };
+  };
+  const { out, given } = after([40, 30, 10, 0], balanceSheds(load(40, 30, 10, 0)));
+  assert.is(out.reduce((a, b) => a + b, 0) + given, 80, 'connections are only moved');
+  assert.ok(Math.max(...out) <= 25, `no worker keeps much more than its share: ${out}`);
 });
 
 test.run();

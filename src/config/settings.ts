@@ -294,6 +294,10 @@ export const SETTINGS = {
     section: 'workers',
     help: "Size of each worker's libuv thread pool (UV_THREADPOOL_SIZE), shared by its event loops: file system calls, dns.lookup, crypto.pbkdf2/scrypt, zlib. Raise it for apps that hash passwords (bcrypt) or read many files at once",
   }),
+  balance_connections: setting({
+    name: 'balance_connections', flag: '--balance-connections <on|off>', type: oneOf(['on', 'off'] as const), default: 'on' as 'on' | 'off', section: 'workers',
+    help: 'Shared socket and reuseport: a worker holding clearly more keep-alive connections than its share hands idle ones (plain HTTP/1.1, between requests) to the worker holding fewest, unseen by clients, so that a burst of new connections does not leave one worker with most of them (round-robin balances by itself)',
+  }),
   worker_connections: setting({
     name: 'worker_connections', flag: '--worker-connections <n>', type: integer(0, 2 ** 20), default: 1000, section: 'workers',
     help: 'The most connections one worker serves at once (Gunicorn\'s and nginx\'s); more wait, unread, until one closes (up to backlog of them, each for at most header_timeout; beyond that they are closed). WebSockets count: raise it for many long-lived connections (0 = no cap)',

@@ -5,7 +5,8 @@
 //                   retiring ones drained once their successors are ready, spawns, scale-down;
 //   backOffDelay()  how long a failed start delays the next one;
 //   unplannedExit() what a worker's exit means when nobody asked it to stop;
-//   watchPool()     when a pool below its target is degraded, and the /readyz detail.
+//   watchPool()     when a pool below its target is degraded, and the /readyz detail;
+//   balanceSheds()  which workers hand idle connections to others (the shared socket's balance).
 import type { RestartReason, WorkerState } from './worker-handle';
 
 // ---- the pool against its target ---------------------------------------------------------
@@ -129,6 +130,40 @@ export function unplannedExit(
   }
   const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
   return { reason: 'crash', level: 'error', message: `Worker (pid:${pid}) ${how}!`, backOff: wasBooting || livedMs < MIN_HEALTHY_LIFE_MS };
+}
+
+// ---- connections across workers -----------------------------------------------------------
+// On the shared socket (and with reuseport) the kernel gives each new connection to whichever
+// worker accepts first, and a keep-alive connection stays where it landed: a burst of new
+// connections can leave one worker with most of them for as long as they live. A worker holding
+// clearly more than its share is asked to shed idle ones, which the master gives to the worker
+// holding fewest (balance.ts). "Clearly": the gap between two workers is more than a tenth of a
+// share and more than two connections, so that the ordinary coming and going of connections
+// moves nothing.
+
+/** What the balance knows of a ready worker: the open connections it last reported. */
+export interface LoadFacts {
+  pid: number;
+  connections: number;
+}
+
+/** Ask `pid` to shed `count` idle connections. */
+export interface Shed {
+  pid: number;
+  count: number;
+}
+
+/**
+ * The sheds that even out the workers' connections, if any two are clearly apart: each worker
+ * above its share sheds what it holds over it (the master hands each shed connection to the
+ * worker holding fewest at that moment, so the ones below their share fill up).
+ */
+export function balanceSheds(workers: readonly LoadFacts[]): Shed[] {
+  if (workers.length < 2) return [];
+  const counts = workers.map((w) => w.connections);
+  const share = counts.reduce((sum, n) => sum + n, 0) / workers.length;
+  if (Math.max(...counts) - Math.min(...counts) <= Math.max(2, share / 10)) return [];
+  return workers.map((w) => ({ pid: w.pid, count: Math.floor(w.connections - share) })).filter((s) => s.count > 0);
 }
 
 // ---- a degraded pool -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import {
   HEALTHY, MIN_HEALTHY_LIFE_MS, backOffDelay, decide, degradedDetail, describePoolEvent, unplannedExit, watchPool,
   type DegradedDetail, type PoolWatch,
 } from './policy';
+import { ConnectionBalance } from './balance';
 import { inheritedFd, spawnWorker } from './spawn';
 import { RESTART_REASONS, WorkerHandle, type RestartReason, type WorkerSnapshot, type WorkerState } from './worker-handle';
 
@@ -97,6 +98,8 @@ export class Pool {
   /** Workers taking new connections, kept up to date on every change; read on every connection. */
   private readyList: WorkerHandle[] = [];
   private published: PoolSnapshot | null = null;
+  /** Idle keep-alive connections moved from fuller workers to emptier ones (balance.ts). */
+  private readonly balance: ConnectionBalance;
   /** Listeners for each worker heartbeat, given the worker's previous stats (metrics). */
   readonly onHeartbeat: Array<(worker: WorkerSnapshot, previous: WorkerStats) => void> = [];
 
@@ -113,6 +116,7 @@ export class Pool {
   ) {
     this.settings = settings;
     this.size = target;
+    this.balance = new ConnectionBalance(() => this.readyList, log);
   }
 
   /** The pool size to keep (--workers, TTIN/TTOU, HUP). */
@@ -247,6 +251,7 @@ export class Pool {
 
   private changed(): void {
     this.readyList = [...this.workers.values()].filter((w) => w.state === 'ready' && w.child.connected);
+    this.balance.run(this.readyList.length >= 2 && this.phase === 'running' && !this.terminating && ConnectionBalance.applies(this.settings, this.distribution));
     this.published = null;
     this.events.changed();
   }
@@ -297,7 +302,7 @@ export class Pool {
     this.events.postFork(worker.snapshot());
     const jitter = this.settings.max_requests_jitter;
     const maxRequests = this.settings.max_requests > 0 ? this.settings.max_requests + Math.floor(Math.random() * (jitter + 1)) : 0;
-    child.on('message', (m: WorkerMessage) => this.onMessage(worker, m));
+    child.on('message', (m: WorkerMessage, handle: unknown) => this.onMessage(worker, m, handle));
     child.once('exit', (code, signal) => this.onExit(worker, code, signal));
     child.on('error', (err) => this.log.error(`Worker (pid:${worker.pid}): ${err.message}`));
     const settings = { ...this.settings };
@@ -314,7 +319,7 @@ export class Pool {
 
   // ---- what the workers say ---------------------------------------------------------------
 
-  private onMessage(worker: WorkerHandle, m: WorkerMessage): void {
+  private onMessage(worker: WorkerHandle, m: WorkerMessage, handle: unknown): void {
     worker.ping();
     // The app's own messages to its primary (Socket.IO's cluster adapter, @socket.io/sticky).
     if (m.t === undefined) {
@@ -348,6 +353,9 @@ export class Pool {
         if (this.settings.max_worker_memory > 0 && stats.rss > this.settings.max_worker_memory && this.phase !== 'stopping') this.manage();
         return;
       }
+      case 'moved':
+        if (handle) this.balance.moved(worker, handle as { close(): void }, m.served);
+        return;
       case 'stopping':
         return this.onStopping(worker, m.cause);
       case 'retire':

@@ -19,6 +19,8 @@ import { tlsParent } from '../platform/node/tls';
 import type { Http2Bridge } from './http2-bridge';
 import type { Logger } from '../log/logger';
 import { ConnectionCap } from './connection-cap';
+import { kServed, type TrackedSocket } from './instrument/tracked';
+import { shedIdle, type HandOver } from './shed';
 import type { RequestGate } from './instrument/request-gate';
 import type { ServedProtocols } from './http-versions';
 
@@ -103,13 +105,24 @@ export class ConnectionFeed {
   }
 
   /** A connection the master accepted and forwarded (round-robin distribution). */
-  accept(handle: unknown, head?: string): void {
+  accept(handle: unknown, head?: string, served?: number): void {
     // Accepted even when stopping: the master sent it before it asked this worker to drain,
     // and its request is answered (with Connection: close).
     const socket = socketFromHandle(handle, this.requestGate.server);
+    // Shed by another worker (the balance): the requests it answered there count as served.
+    if (served !== undefined) (socket as TrackedSocket)[kServed] = served;
     // --sticky: the bytes the master read to route the connection come first.
     if (head) socket.unshift(Buffer.from(head, 'base64'));
     this.admit(socket);
+  }
+
+  /**
+   * The balance (master/balance.ts): up to `count` idle keep-alive connections go back to the
+   * master. Only plain HTTP/1: TLS state lives here, and a PROXY preamble was read here.
+   */
+  shed(count: number, handOver: HandOver): number {
+    if (this.stopped || this.tlsFront || this.settings.proxy_protocol) return 0;
+    return shedIdle(count, this.requestGate.connections, this.requestGate.server, handOver);
   }
 
   /** Stops accepting on this worker's own sockets. */

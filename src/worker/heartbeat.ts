@@ -35,7 +35,7 @@ export function startHeartbeat(
     const lag = delay && delay.count > 0 ? delay.percentile(99) / 1e9 : 0;
     if (report === undefined) delay?.reset(); // reliability: a scrape does not shorten the interval
     const own: WorkerStats = {
-      requests: counters.requests, inFlight: counters.inFlight, rss: readRss(), heapLimit, heapUsed: getHeapStatistics().used_heap_size, lag,
+      requests: counters.requests, inFlight: counters.inFlight, connections: counters.connections, rss: readRss(), heapLimit, heapUsed: getHeapStatistics().used_heap_size, lag,
       cpu: cpuMicros(),
       codes: counters.codes, buckets: counters.buckets, durationSums: counters.durationSums,
     };

@@ -2,7 +2,7 @@
 // process's own loop), or the worker's main loop, over the thread's message port (a thread of a
 // worker with --threads, worker/threads/). The Worker object speaks the same messages either way.
 import { parentPort, workerData } from 'node:worker_threads';
-import { bindHandle } from '../platform/node/net';
+import { bindHandle, type RawServerHandle } from '../platform/node/net';
 import type { BootMessage, MasterMessage, WorkerMessage } from '../ipc';
 import type { BeatLink } from './heartbeat';
 
@@ -11,6 +11,8 @@ export interface SupervisorLink extends BeatLink {
   readonly thread: number;
   boot(): Promise<BootMessage>;
   onMessage(fn: (m: MasterMessage, handle: unknown) => void): void;
+  /** A message with a socket's handle, closed here once it is on its way (a process only). */
+  sendHandle?(m: WorkerMessage, handle: RawServerHandle): void;
 }
 
 /** A thread's workerData (worker/threads/group.ts). */
@@ -28,6 +30,12 @@ export class ProcessLink implements SupervisorLink {
 
   send(m: WorkerMessage): void {
     if (process.connected) process.send?.(m);
+  }
+
+  sendHandle(m: WorkerMessage, handle: RawServerHandle): void {
+    if (!process.connected) return handle.close();
+    // The descriptor is copied into the message as it is written: the handle can go then.
+    process.send!(m, handle as never, () => handle.close());
   }
 
   boot(): Promise<BootMessage> {

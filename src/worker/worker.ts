@@ -144,7 +144,8 @@ export class Worker {
     // From the start: an extra server's listen-result can arrive while the app loads, and a drain
     // (the master stopping) while it boots — then there is nothing to drain, and the worker exits.
     this.link.onMessage((m: MasterMessage, handle: unknown) => {
-      if (m?.t === 'conn') this.feed?.accept(handle, m.head);
+      if (m?.t === 'conn') this.feed?.accept(handle, m.head, m.served);
+      else if (m?.t === 'shed') this.feed?.shed(m.count, (h, served) => this.link.sendHandle?.({ t: 'moved', served }, h));
       else if (m?.t === 'drain') void (this.shutdown ? this.shutdown.stop(m.closeIdle) : process.exit(0));
       else if (m?.t === 'listen-result') master.settle(m, handle);
       else if (m?.t === 'listener-copy') master.copied(m, handle);

@@ -18,6 +18,11 @@ interface ResponseFields {
   _header?: string | null;
 }
 
+/** node:http's list of a listening server's connections (what closeIdleConnections() reads). */
+interface ConnectionsList {
+  idle(): Array<{ socket?: net.Socket | null }>;
+}
+
 /** The fields of an http.Server narwhal sets, which Node reads at each connection. */
 const SERVER_FIELDS = ['maxHeaderSize', 'requireHostHeader', 'insecureHTTPParser'] as const;
 
@@ -75,4 +80,18 @@ export function closeAfterResponse(res: http.ServerResponse): void {
 /** The head of a response as Node wrote it (null before it is written, or if not exposed). */
 export function sentHead(res: http.ServerResponse): string | null {
   return (res as http.ServerResponse & ResponseFields)._header || null;
+}
+
+/**
+ * The connections of a listening http.Server that are between requests as its parser sees them:
+ * nothing of a next request read yet (what server.closeIdleConnections() closes). Null where
+ * this Node keeps no such list (the balance then moves nothing).
+ */
+export function idleConnections(server: http.Server): Set<net.Socket> | null {
+  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
+  const list = key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList | undefined>)[key];
+  if (typeof list?.idle !== 'function') return null;
+  const idle = new Set<net.Socket>();
+  for (const parser of list.idle()) if (parser.socket) idle.add(parser.socket);
+  return idle;
 }

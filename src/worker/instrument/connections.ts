@@ -8,6 +8,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { closeAfterResponse } from '../../platform/node/http';
 import { tlsParent } from '../../platform/node/tls';
+import type { HttpCounters } from './counters';
 import { Http2IdleSweep } from './http2-idle-sweep';
 import { closeSession } from './http2-session';
 import {
@@ -26,7 +27,7 @@ export class Connections implements ConnectionOwner {
   /** Wait only for connections still speaking HTTP (stage 1 of a drain), or for all. */
   private idleWhenHttpDone = false;
 
-  constructor(private readonly keepAliveS: number) {
+  constructor(private readonly keepAliveS: number, private readonly counters: HttpCounters) {
     this.idleSweep = new Http2IdleSweep(this.sockets, keepAliveS);
   }
 
@@ -35,16 +36,30 @@ export class Connections implements ConnectionOwner {
     const s = socket as TrackedSocket;
     if (this.sockets.has(s)) return;
     s[kActive] = 0;
-    s[kServed] = 0;
+    s[kServed] ??= 0; // a connection another worker shed arrives with its count
     s[kConn] = s;
     s[kTracker] = this;
     this.sockets.add(s);
+    this.counters.connections = this.sockets.size;
     s.on('close', onTrackedClose);
+  }
+
+  /**
+   * Connections that could leave for another worker (worker/shed.ts): plain HTTP/1 with no
+   * request in progress — not TLS, not HTTP/2, not handed to the app (upgrades) — while the
+   * worker is not draining. Whether the parser has read part of a next request is for the caller.
+   */
+  *betweenRequests(): Generator<TrackedSocket> {
+    if (this.draining) return;
+    for (const s of this.sockets) {
+      if (s[kActive] === 0 && !s[kTls] && !s[kSession] && !s[kUpgraded] && !s.destroyed) yield s;
+    }
   }
 
   /** A tracked connection closed. */
   untrack(socket: TrackedSocket): void {
     if (!this.sockets.delete(socket)) return;
+    this.counters.connections = this.sockets.size;
     this.checkIdle();
   }
 

@@ -5,6 +5,8 @@ import { BUCKET_SLOTS, DURATION_BUCKETS, STATUS_CLASSES } from '../../ipc';
 export interface HttpCounters {
   requests: number;
   inFlight: number;
+  /** Open client connections (tracked for drains: connections.ts). */
+  connections: number;
   /** Responses by status class, index 1..5 = 1xx..5xx, 0 = other (for /metrics). */
   codes: number[];
   /**
@@ -16,7 +18,7 @@ export interface HttpCounters {
 }
 
 export const newCounters = (): HttpCounters => ({
-  requests: 0, inFlight: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(STATUS_CLASSES * BUCKET_SLOTS).fill(0),
+  requests: 0, inFlight: 0, connections: 0, codes: [0, 0, 0, 0, 0, 0], buckets: new Array(STATUS_CLASSES * BUCKET_SLOTS).fill(0),
   durationSums: [0, 0, 0, 0, 0, 0],
 });
 

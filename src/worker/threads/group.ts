@@ -66,6 +66,7 @@ export class ThreadGroup {
       for (const thread of slot.threads()) {
         addCounts(total, thread.stats);
         total.inFlight += thread.stats.inFlight;
+        total.connections = (total.connections ?? 0) + (thread.stats.connections ?? 0);
         total.heapLimit += thread.stats.heapLimit;
         total.heapUsed = (total.heapUsed ?? 0) + (thread.stats.heapUsed ?? 0);
         total.lag = Math.max(total.lag, thread.stats.lag);
