@@ -2,16 +2,19 @@
 // The test matrix, run by `npm test` after the build and test/setup.mjs: the suite on the Node.js
 // lines narwhal supports, each an official build pinned in tools/node-lines (installed by
 // test/setup.mjs), plus the machine's own `node`. Tests start narwhal with process.execPath, so
-// the Node that runs uvu is the Node under test.
+// the Node that runs uvu is the Node under test. The binary's tests run once, on the newest line:
+// the executable carries its own Node, whatever runs the test.
 //
 //   node test/matrix.mjs             the whole suite on the newest line; on 22.12, 22 and 24 the
-//                                    files that lean on Node internals (LEANING below)
+//                                    files that lean on Node internals (LEANING below); on the
+//                                    machine's `node` a smoke run (MACHINE_SMOKE)
 //   node test/matrix.mjs 22          the whole suite on one line (npm run test:node -- 22)
 //   node test/matrix.mjs 22.12 adoption http2   only these files, on that line
 //
-// Lines: 22.12 (the floor), 22, 24, 26; and, when asked for by name, `machine` (whatever `node`
-// is on PATH: Node 20 here, past its end of life and below narwhal's floor, so not in the
-// default run). One line a line, then one closing line with the totals; exit 1 if any failed.
+// Lines: 22.12 (the floor), 22, 24, 26; and `machine` (whatever `node` is on PATH: Node 20 here,
+// past its end of life and below narwhal's floor: it gets the boot check of internals, the
+// distributions and adoption, which say whether narwhal still serves there, not the whole
+// LEANING list). One line a line, then one closing line with the totals; exit 1 if any failed.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,8 +34,11 @@ const FULL_LINE = LINES[LINES.length - 1];
  */
 export const LEANING = [
   'node-internals', 'adoption', 'apps', 'frameworks', 'pool', 'sticky', 'sticky-router', 'proxy',
-  'conformance', 'http2', 'tls', 'tls-mutual', 'upgrade', 'lifecycle', 'threads',
+  'conformance', 'http2', 'tls', 'tls-mutual', 'upgrade', 'lifecycle', 'threads', 'balance',
 ];
+
+/** What the machine's own `node` runs in the default matrix. */
+export const MACHINE_SMOKE = ['node-internals', 'pool', 'adoption'];
 
 const nodeOf = (line) => (line === 'machine' ? 'node' : join(LINES_DIR, `node-${line}`, 'bin', 'node'));
 
@@ -96,7 +102,11 @@ if (lineArg !== undefined && lineArg !== 'machine' && !LINES.includes(lineArg)) 
 }
 const plan = lineArg !== undefined
   ? [[lineArg, only.length > 0 ? only : allFiles()]]
-  : [[FULL_LINE, allFiles()], ...LINES.filter((l) => l !== FULL_LINE).map((l) => [l, LEANING.filter((f) => allFiles().includes(f))])];
+  : [
+    [FULL_LINE, allFiles()],
+    ...LINES.filter((l) => l !== FULL_LINE).map((l) => [l, LEANING.filter((f) => allFiles().includes(f))]),
+    ['machine', MACHINE_SMOKE],
+  ];
 
 const results = [];
 for (const [line, files] of plan) results.push([line, await runLine(line, files)]);

@@ -79,16 +79,17 @@ export function compileCacheDir(): string | undefined {
 
 /**
  * In dist/narwhal.js, before the master's bundle loads: Node's compile cache for narwhal's own
- * code, in the per-user default directory under the same rules as the workers'. Settings are not
- * read yet: `--compile-cache off` on the command line or NARWHAL_COMPILE_CACHE=off turns it off
- * here too; any other value applies to the workers only. Returns what was decided.
+ * code, under the same rules as the workers'. Settings are not read yet: `--compile-cache` on the
+ * command line or NARWHAL_COMPILE_CACHE decides (off, a directory, or the per-user default); a
+ * value from a config file applies to the workers only. Returns what was decided.
  */
 export function enableOwnCompileCache(argv: readonly string[], env: NodeJS.ProcessEnv): string {
   const i = argv.indexOf('--compile-cache');
   const given = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--compile-cache='))?.slice('--compile-cache='.length);
-  if ((given ?? env.NARWHAL_COMPILE_CACHE) === 'off') return 'off';
+  const setting = given ?? env.NARWHAL_COMPILE_CACHE ?? 'auto';
+  if (setting === 'off') return 'off';
   const uid = process.getuid?.() ?? 0;
-  const plan = planCompileCache('auto', { uid, gid: process.getgid?.() ?? 0 });
+  const plan = planCompileCache(setting, { uid, gid: process.getgid?.() ?? 0 });
   if (!plan.dir) return plan.describe;
   const result = nodeModule().enableCompileCache?.(plan.dir);
   return result?.directory ?? plan.describe;
