@@ -80,6 +80,7 @@ const scenarios = SCENARIOS.filter((s) => (onlyScenarios ? onlyScenarios.include
 const wants = new Set();
 for (const s of scenarios) {
   if (s.h2) wants.add('h2load');
+  if (s.frameworks) wants.add('frameworks');
   for (const v of variantsOf(s)) {
     if (v.needs) wants.add(v.needs);
   }
@@ -168,7 +169,8 @@ async function waitForWorkers(countsDir, n, ms = 20000) {
 function runLoad(scenario, port, seconds, script) {
   if (scenario.h2) return h2load({ url: `http://127.0.0.1:${port}/`, connections: cfg.connections }, seconds);
   const scheme = scenario.tls ? 'https' : 'http';
-  return wrk({ url: `${scheme}://127.0.0.1:${port}/${scenario.load.postBytes ? 'echo' : ''}`, close: scenario.load.close, script, connections: cfg.connections }, seconds);
+  const { connections = cfg.connections, threads = 1 } = scenario.load;
+  return wrk({ url: `${scheme}://127.0.0.1:${port}/${scenario.load.postBytes ? 'echo' : ''}`, close: scenario.load.close, script, connections, threads }, seconds);
 }
 
 /** Scrapes narwhal's /metrics every second until stopped (the pessimistic Prometheus case). */
@@ -195,7 +197,8 @@ async function measure(scenario, v, round, app, script) {
     ...(scenario.tls && tlsFiles && narwhal ? ['--certfile', tlsFiles.cert, '--keyfile', tlsFiles.key] : [])];
   const server = current = await STARTERS[v.base](ctx);
   try {
-    const serving = v.id === 'gunicorn' ? workers : await waitForWorkers(ctx.countsDir, workers);
+    // An app counted by count-requests.js writes its count from its first request on.
+    const serving = v.id === 'gunicorn' || scenario.countsFromFirstRequest ? workers : await waitForWorkers(ctx.countsDir, workers);
     const idle = memory(server.root);
     await runLoad(scenario, port, cfg.warmup, script);
     let handlerUs = null;
@@ -244,6 +247,7 @@ for (const scenario of scenarios) {
     continue;
   }
   if (scenario.tls && !tlsFiles) { entry.pending = 'no openssl for a certificate'; continue; }
+  if (scenario.frameworks && !existsSync(scenario.app.listen)) { entry.pending = `${scenario.app.listen} is not built (node test/setup.mjs)`; continue; }
   if (scenario.h2 && !have.has('h2load')) { entry.pending = 'h2load missing'; continue; }
   let variants = variantsOf(scenario).filter((v) => {
     const need = v.needs ?? null;

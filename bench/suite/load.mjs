@@ -28,11 +28,11 @@ export function postScript(dir, bytes, path) {
 }
 
 /**
- * One wrk run. `load`: { url, close, script, connections }. wrk's own latency percentiles
+ * One wrk run. `load`: { url, close, script, connections, threads }. wrk's own latency percentiles
  * come from --latency.
  */
-export async function wrk({ url, close = false, script = null, connections = 64 }, seconds) {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s',
+export async function wrk({ url, close = false, script = null, connections = 64, threads = 1 }, seconds) {
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s',
     ...(close ? ['-H', 'Connection: close'] : []), ...(script ? ['-s', script] : []), url];
   const out = await run('wrk', args, (seconds + 30) * 1000);
   const pct = (p) => { const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out); return m ? toMs(m[1], m[2]) : NaN; };

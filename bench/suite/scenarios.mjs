@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { ROOT } from './servers.mjs';
 
 const app = (name) => join(ROOT, 'bench/apps', name);
+/** The framework apps of the test suite (test/apps, built by test/setup.mjs). */
+const testApp = (path) => join(ROOT, 'test/apps', path);
+/** Counts requests in apps the suite does not write (bench/apps/count-requests.js). */
+const COUNTED = { NODE_OPTIONS: `--require ${app('count-requests.js')}` };
 const SERVE = app('serve.js');
 
 export const VARIANTS = {
@@ -68,6 +72,34 @@ export const SCENARIOS = [
     app: { listen: app('express-listen.js'), narwhal: app('express-listen.js'), exportForm: app('express-app.js'), env: {} },
     load: {}, variants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
     quick: true, quickVariants: ['cluster-rr', 'pm2', 'narwhal'],
+  },
+  {
+    // The same unmodified Fastify app, which listens itself, under each.
+    id: 'fastify', title: 'Fastify 5 app that listens itself (fastify.listen)',
+    app: { listen: app('fastify-listen.js'), narwhal: app('fastify-listen.js'), env: {} },
+    load: {}, variants: ['node', 'cluster-rr', 'cluster-shared', 'pm2', 'narwhal'],
+  },
+  {
+    // test/apps/nest: the standard main.ts (NestFactory.create, app.listen(PORT)), built with tsc.
+    id: 'nest', title: 'NestJS app (test/apps/nest: app.listen(PORT))', frameworks: true, countsFromFirstRequest: true,
+    app: { listen: testApp('nest/dist/main.js'), narwhal: testApp('nest/dist/main.js'), env: COUNTED },
+    load: {}, variants: ['node', 'cluster-rr', 'cluster-shared', 'pm2', 'narwhal'],
+  },
+  {
+    // test/apps/nextjs: `next build` with output standalone; its server.js listens itself.
+    id: 'nextjs', title: 'Next.js standalone, a page rendered per request (test/apps/nextjs)', frameworks: true, countsFromFirstRequest: true,
+    app: {
+      listen: testApp('nextjs/.next/standalone/nextjs/server.js'), narwhal: testApp('nextjs/.next/standalone/nextjs/server.js'),
+      env: { ...COUNTED, HOSTNAME: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' },
+    },
+    load: {}, variants: ['node', 'cluster-rr', 'cluster-shared', 'pm2', 'narwhal'],
+  },
+  {
+    // 10 000 concurrent keep-alive connections; narwhal's per-worker cap (worker_connections,
+    // 1000 by default as Gunicorn's) raised, as its help tells deployments with many connections.
+    id: 'c10k', title: 'hello world, 10 000 keep-alive connections (wrk -t2 -c10000)', app: handler('hello.js'),
+    load: { connections: 10000, threads: 2 }, narwhalArgs: ['--worker-connections', '10000'],
+    variants: ['cluster-rr', 'cluster-shared', 'pm2', 'narwhal', 'narwhal-rr'],
   },
   {
     id: 'hono', title: 'Hono { fetch } app (peers: @hono/node-server)', app: handler('hono.mjs'), load: {},

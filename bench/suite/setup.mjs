@@ -47,6 +47,11 @@ export async function setup(wants) {
     else if (what === 'wrk' || wants.has(what)) notes.push(`${cmd} missing: the scenarios and peers that need it are skipped`);
   }
 
+  // The framework apps of the test suite (NestJS, Next.js), built as npm test builds them.
+  if (wants.has('frameworks')) {
+    try { sh(process.execPath, [join(ROOT, 'test/setup.mjs'), 'test/apps', 'test/apps/nest', 'test/apps/nextjs']); } catch { notes.push('test/setup.mjs could not build the framework apps: their scenarios are skipped'); }
+  }
+
   // The peers' own package (pm2, wattpm), pinned by its lockfile.
   if (mtime(join(PEERS, 'node_modules/.package-lock.json')) < mtime(join(PEERS, 'package-lock.json'))) {
     process.stderr.write('bench: npm ci --prefix bench/peers\n');
