@@ -12,6 +12,7 @@ import { peerMatcher } from '../http/forwarded';
 import type { LogEvent, Logger } from '../log/logger';
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { within } from '../hook-call';
+import type { WorkerStats } from '../ipc';
 import { ExtraListeners } from './extra-listeners';
 import { MasterHooks } from './hooks';
 import { movePidfile, removePidfile, writePidfile } from './pidfile';
@@ -20,6 +21,7 @@ import { RoundRobin } from './round-robin';
 import { SocketIoRelay, isAppMessage } from './socketio/relay';
 import { StickyRouter } from './socketio/sticky';
 import { Upgrader } from './upgrade';
+import type { WorkerSnapshot } from './worker-handle';
 
 export interface ArbiterOptions {
   /** The app spec as given. */
@@ -51,7 +53,7 @@ const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU',
 export class Arbiter {
   settings: Settings;
   private plan: ServerPlan;
-  readonly pool: Pool;
+  private readonly pool: Pool;
   private listeners: Listener[] = [];
   private readonly log: Logger;
   private readonly hooks: MasterHooks;
@@ -109,6 +111,16 @@ export class Arbiter {
   /** What observers read: the pool's snapshot. */
   get snapshot(): PoolSnapshot {
     return this.pool.snapshot;
+  }
+
+  /** Listeners for each worker heartbeat, given the worker's previous stats (/metrics adds the difference). */
+  get onHeartbeat(): Array<(worker: WorkerSnapshot, previous: WorkerStats) => void> {
+    return this.pool.onHeartbeat;
+  }
+
+  /** Asks every worker that serves or drains for its counters now (a /metrics scrape). */
+  refreshStats(timeoutMs: number): Promise<void> {
+    return this.pool.refreshStats(timeoutMs);
   }
 
   /** The pool size the master keeps; the nworkersChanged hook sees every change. */

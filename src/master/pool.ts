@@ -148,13 +148,18 @@ export class Pool {
 
   private publish(): PoolSnapshot {
     const workers = [...this.workers.values()].sort((a, b) => a.age - b.age).map((w) => w.snapshot());
-    const counts = { booting: 0, ready: 0, draining: 0 };
-    for (const w of workers) if (w.state !== 'exited') counts[w.state]++;
     return Object.freeze({
       phase: this.phase, terminating: this.terminating, target: this.target, distribution: this.distribution,
-      listeners: this.listeners.map((l) => l.url), workers, counts, restarts: { ...this.restarts }, degraded: this.degraded,
+      listeners: this.listeners.map((l) => l.url), workers, counts: this.counts(), restarts: { ...this.restarts }, degraded: this.degraded,
       lastFailure: this.lastFailure,
     });
+  }
+
+  /** Workers by state: the one count the snapshot publishes and the degraded-pool watch reads. */
+  private counts(): PoolSnapshot['counts'] {
+    const counts = { booting: 0, ready: 0, draining: 0 };
+    for (const w of this.workers.values()) if (w.state !== 'exited') counts[w.state]++;
+    return counts;
   }
 
   /** Workers taking new connections (round-robin, sticky, the Socket.IO relay). */
@@ -253,7 +258,8 @@ export class Pool {
 
   /** The degraded-pool policy: WARNING while below target too long. */
   private watch(now: number): void {
-    const sample = { now, ready: [...this.workers.values()].filter((w) => w.state === 'ready').length, desired: this.target, supervising: !this.terminating };
+    // Counted now, not read from the snapshot: the actions just taken may have drained a worker.
+    const sample = { now, ready: this.counts().ready, desired: this.target, supervising: !this.terminating };
     const previous = this.poolWatch;
     const { watch, event } = watchPool(previous, sample, this.settings.degraded_after * 1000);
     this.poolWatch = watch;
