@@ -464,7 +464,10 @@ export class Pool {
   }
 }
 
-/** How often workers send heartbeats and the master supervises: a quarter of --timeout, 0.1–1 s. */
+/**
+ * How often workers send heartbeats and the master supervises: a quarter of --timeout, 0.1–1 s
+ * (1 s with --timeout 0). Followed on HUP: the arbiter restarts its tick, new workers get it.
+ */
 export function heartbeatMs(settings: Pick<Settings, 'timeout'>): number {
   return Math.min(1000, Math.max(100, (settings.timeout * 1000) / 4 || 1000));
 }
