@@ -40,7 +40,7 @@ export class ReadinessTracker {
     const workers = { ready: pool.counts.ready, desired: pool.target, booting: pool.counts.booting, draining: pool.counts.draining };
     if (!this.booted && pool.phase !== 'stopping' && workers.ready > 0 && (workers.ready >= pool.target || pool.degraded)) this.booted = true;
     const degraded = pool.degraded ? { degraded: pool.degraded } : {};
-    if (pool.terminating || pool.phase === 'stopping') {
+    if (pool.phase === 'stopping') {
       return { ready: false, status: 'shutting down', reason: 'the master received TERM and is draining or about to', workers };
     }
     if (!this.booted) {
