@@ -2,10 +2,10 @@
 // What loading the whole bundle costs each process (issue 13: workers must not load master-only
 // code and vice versa). Builds, into a temp dir and without touching src/ or dist/:
 //   - "full":  today's bundle (src/boot/main.ts), which master and workers both load;
-//   - "split": a worker-only bundle (src/worker/worker.ts and what it imports) and a master-only
-//              bundle (src/boot/main.ts with the worker modules stubbed out), behind a two-line
-//              dispatcher that picks one by the worker environment variable, as separate esbuild
-//              entry points would;
+//   - "split": a worker-only bundle (src/boot/worker.ts, as dist/narwhal-worker.js) and a
+//              master-only bundle (src/boot/main.ts with the worker's entry and --check-config's
+//              app check stubbed out), behind a two-line dispatcher that picks one by the worker
+//              environment variable, as separate esbuild entry points would;
 // then runs narwhal -w 2 from each on the hello app, loads it with wrk for 1 s, and reads RSS
 // (and its anonymous part) of the master and each worker from /proc; next to it, one bare
 // node:http process and a node:cluster round-robin script serving the same handler.
@@ -34,26 +34,29 @@ const common = {
   define: { NARWHAL_VERSION: JSON.stringify(pkg.version) }, logLevel: 'warning', metafile: true, absWorkingDir: ROOT,
 };
 
-// The worker modules, as the master-only bundle sees them: never called in a master.
+// The worker's code, as the master-only bundle sees it: boot/main.ts's `import('./worker')` (the
+// worker's entry, run only in a worker) and boot/master.ts's `import('../worker/check-app')`
+// (--check-config loads the app as a worker would). Never run in a master.
 const stubWorker = {
   name: 'stub-worker',
   setup(b) {
-    b.onResolve({ filter: /^\.\/worker\/(main|load-app)$/ }, (args) => ({ path: args.path, namespace: 'stub' }));
+    b.onResolve({ filter: /^\.\/worker$|^\.\.\/worker\/check-app$/ }, (args) => ({ path: args.path, namespace: 'stub' }));
     b.onLoad({ filter: /.*/, namespace: 'stub' }, (args) => ({
       loader: 'ts',
-      contents: args.path.endsWith('main')
-        ? 'export const runWorker = async () => { throw new Error("worker code is not in the master bundle"); };'
-        : 'export class AppLoadError extends Error {}\nexport const loadApp = async (..._: unknown[]): Promise<any> => { throw new Error("--check-config needs the worker bundle"); };',
+      contents: args.path === './worker'
+        ? 'throw new Error("worker code is not in the master bundle");'
+        : 'export const checkApp = async (..._: unknown[]): Promise<number> => { throw new Error("--check-config needs the worker bundle"); };',
     }));
   },
 };
 
 // What lazy loading would leave out when unused: @hono/node-server in a worker serving a plain
-// request listener, the admin server (prom-client) in a master without --admin-bind.
+// request listener (worker/adapters.ts), the admin server (prom-client) in a master without
+// --admin-bind (boot/master.ts).
 const stubLazy = {
   name: 'stub-lazy',
   setup(b) {
-    b.onResolve({ filter: /^@hono\/node-server$|^\.\/admin\/server$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
+    b.onResolve({ filter: /^@hono\/node-server$|^\.\.\/admin\/server$/ }, (args) => ({ path: args.path, namespace: 'lazy' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
       loader: 'ts',
       contents: args.path.includes('hono') ? 'export const getRequestListener = (..._: unknown[]): any => { throw new Error("lazy"); };'
@@ -64,16 +67,9 @@ const stubLazy = {
 
 const full = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'full/narwhal.js') });
 const master = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'split/master.js'), plugins: [stubWorker] });
-const workerEntry = {
-    resolveDir: ROOT, sourcefile: 'worker-entry.ts', loader: 'ts',
-    contents: "import { Worker } from './src/worker/worker';\n" +
-      "delete process.env.NARWHAL_WORKER_PROCESS;\n" +
-      "new Worker().run().catch((err) => { process.stderr.write(`narwhal worker: ${err?.stack ?? err}\\n`); process.exit(1); });\n",
-};
-const worker = await build({ ...common, outfile: join(dir, 'split/worker.js'), stdin: workerEntry });
-worker.stdin = workerEntry;
+const worker = await build({ ...common, entryPoints: ['src/boot/worker.ts'], outfile: join(dir, 'split/worker.js') });
 const lazyMaster = await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: join(dir, 'lazy/master.js'), plugins: [stubWorker, stubLazy] });
-const lazyWorker = await build({ ...common, outfile: join(dir, 'lazy/worker.js'), stdin: worker.stdin, plugins: [stubLazy] });
+const lazyWorker = await build({ ...common, entryPoints: ['src/boot/worker.ts'], outfile: join(dir, 'lazy/worker.js'), plugins: [stubLazy] });
 for (const d of ['split', 'lazy']) writeFileSync(join(dir, `${d}/narwhal.js`),
   "// One entry per process kind: a worker never loads the master's modules, nor the master the worker's.\n" +
   "if (process.env.NARWHAL_WORKER_PROCESS) require('./worker.js'); else require('./master.js');\n");
@@ -81,6 +77,18 @@ for (const d of ['split', 'lazy']) writeFileSync(join(dir, `${d}/narwhal.js`),
 const bytesOf = (meta) => Object.values(meta.metafile.outputs)[0].bytes;
 const inputs = (meta) => new Map(Object.entries(Object.values(meta.metafile.outputs)[0].inputs).map(([k, v]) => [k, v.bytesInOutput]));
 const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
+// A stub whose import no longer matches leaves its modules in, and the variants would measure the
+// whole bundle under other names: stop here instead.
+for (const [name, meta, left] of [
+  ['split master', master, /^src\/boot\/worker\.ts$|^src\/worker\/(?!app-spec\.ts$)/],
+  ['lazy master', lazyMaster, /^src\/admin\/|(^|\/)node_modules\/prom-client\//],
+  ['lazy worker', lazyWorker, /(^|\/)node_modules\/@hono\/node-server\//],
+]) {
+  const kept = [...inputs(meta).keys()].filter((k) => left.test(k));
+  if (kept.length === 0) continue;
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`bench/memory.mjs: the ${name} bundle still has ${kept.join(', ')}: a stub no longer matches its import`);
+}
 const fullIn = inputs(full);
 const workerIn = inputs(worker);
 const masterIn = inputs(master);

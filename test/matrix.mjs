@@ -33,7 +33,7 @@ const FULL_LINE = LINES[LINES.length - 1];
  * the framework apps, the boot check of Node internals, start-up of the bundles.
  */
 export const LEANING = [
-  'node-internals', 'adoption', 'apps', 'frameworks', 'pool', 'sticky', 'sticky-router', 'proxy',
+  'node-internals', 'adoption', 'apps', 'frameworks', 'pool', 'sticky', 'unit-sticky', 'proxy',
   'conformance', 'http2', 'tls', 'tls-mutual', 'upgrade', 'lifecycle', 'threads', 'balance',
 ];
 

@@ -35,9 +35,9 @@ export function refreshWorkerStats(arbiter: Arbiter, timeoutMs = SCRAPE_TIMEOUT_
   // message each, not one per scrape.
   let round = refreshing.get(arbiter);
   if (round) return round;
-  const serving = arbiter.snapshot.workers.filter((w) => w.state === 'ready' || w.state === 'draining').length;
-  log?.debug(`Metrics: asking ${serving} worker(s) for their counters`);
-  round = arbiter.pool.refreshStats(timeoutMs).finally(() => refreshing.delete(arbiter));
+  const { counts } = arbiter.snapshot;
+  log?.debug(`Metrics: asking ${counts.ready + counts.draining} worker(s) for their counters`);
+  round = arbiter.refreshStats(timeoutMs).finally(() => refreshing.delete(arbiter));
   refreshing.set(arbiter, round);
   return round;
 }
@@ -68,7 +68,7 @@ export class Totals {
 export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { registry: Registry; totals: Totals } {
   const registry = new Registry();
   const totals = new Totals();
-  arbiter.pool.onHeartbeat.push((worker: WorkerSnapshot, previous: WorkerStats) => totals.add(worker.stats, previous));
+  arbiter.onHeartbeat.push((worker: WorkerSnapshot, previous: WorkerStats) => totals.add(worker.stats, previous));
 
   const define = (name: string, type: MetricType, help: string, values: () => Sample[]) => {
     // prom-client renders any registered object with a name and get(): that is its own

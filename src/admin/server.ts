@@ -5,8 +5,8 @@
 //                 after that at least one ready worker (a crashed worker being replaced must
 //                 not take the pod out of its Service). A pool below its target for longer
 //                 than --degraded-after stays ready while a worker serves, with a `degraded`
-//                 detail (master/degraded.ts); one that never completed its first boot counts
-//                 as booted once it is degraded.
+//                 detail (master/policy.ts: watchPool); one that never completed its first
+//                 boot counts as booted once it is degraded.
 //   GET /metrics  Prometheus text format (metrics.ts), with the workers' counters asked for
 //                 at scrape time (metrics.ts: refreshWorkerStats).
 // It never runs app code and shares nothing with the app's listeners.
@@ -40,7 +40,7 @@ export class ReadinessTracker {
     const workers = { ready: pool.counts.ready, desired: pool.target, booting: pool.counts.booting, draining: pool.counts.draining };
     if (!this.booted && pool.phase !== 'stopping' && workers.ready > 0 && (workers.ready >= pool.target || pool.degraded)) this.booted = true;
     const degraded = pool.degraded ? { degraded: pool.degraded } : {};
-    if (pool.terminating || pool.phase === 'stopping') {
+    if (pool.phase === 'stopping') {
       return { ready: false, status: 'shutting down', reason: 'the master received TERM and is draining or about to', workers };
     }
     if (!this.booted) {

@@ -304,7 +304,7 @@ export const SETTINGS = {
   }),
   timeout: setting({
     name: 'timeout', flag: '-t, --timeout <seconds>', type: seconds(0), default: 30, section: 'workers',
-    help: 'A worker whose event loop is blocked this long is killed and replaced (0 = never)',
+    help: 'A worker whose event loop is blocked this long (no heartbeat) is killed and replaced; with --threads, a blocked thread is replaced alone (0 = never). The same setting paces supervision: workers send heartbeats, and the master checks its pool, every quarter of it, 0.1 to 1 s (1 s with 0), following a HUP that changes it; and a worker waits this long for an app that calls listen() after it has loaded (30 s with 0)',
   }),
   graceful_timeout: setting({
     name: 'graceful_timeout', flag: '--graceful-timeout <seconds>', type: seconds(0), default: 30,

@@ -3,8 +3,10 @@
 // (pool.ts) through its lifecycle. Everything it does is one of:
 //   - a signal, handled by the method named after it (handleHup, handleTtin, ...);
 //   - the pool's own loop: Pool.manage(), run after each worker event and on a tick of a
-//     quarter of --timeout, which carries out what the supervision policy decides (policy.ts).
-// Lifecycle: booting (no worker ready yet) -> running -> stopping; a failed first boot halts.
+//     quarter of --timeout, which carries out what the supervision policy decides (policy.ts);
+//   - a move of its one phase (lifecycle.ts: booting -> starting -> running <-> reloading;
+//     terminating -> stopping -> stopped), each a transition method of its own (below, "the
+//     lifecycle"): the signals and the pool's events lead to them, nothing else sets the phase.
 import { loadServerPlan, type PlanSource, type ServerPlan } from '../config/plan';
 import type { Settings } from '../config/settings';
 import { bindAll, closeAll, type Listener } from '../http/listeners';
@@ -12,14 +14,17 @@ import { peerMatcher } from '../http/forwarded';
 import type { LogEvent, Logger } from '../log/logger';
 import { COMPILE_CACHE_ENV } from '../platform/compile-cache';
 import { within } from '../hook-call';
+import type { WorkerStats } from '../ipc';
 import { ExtraListeners } from './extra-listeners';
 import { MasterHooks } from './hooks';
+import { shuttingDown, stopping, type MasterPhase } from './lifecycle';
 import { movePidfile, removePidfile, writePidfile } from './pidfile';
 import { Pool, heartbeatMs, type PoolSnapshot, type Routing } from './pool';
 import { RoundRobin } from './round-robin';
 import { SocketIoRelay, isAppMessage } from './socketio/relay';
 import { StickyRouter } from './socketio/sticky';
 import { Upgrader } from './upgrade';
+import type { WorkerSnapshot } from './worker-handle';
 
 export interface ArbiterOptions {
   /** The app spec as given. */
@@ -51,7 +56,7 @@ const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGTTIN', 'SIGTTOU',
 export class Arbiter {
   settings: Settings;
   private plan: ServerPlan;
-  readonly pool: Pool;
+  private readonly pool: Pool;
   private listeners: Listener[] = [];
   private readonly log: Logger;
   private readonly hooks: MasterHooks;
@@ -61,14 +66,16 @@ export class Arbiter {
   private readonly socketIo: SocketIoRelay;
   /** The app's own extra servers, shared with the workers (extra-listeners.ts). */
   private readonly extra: ExtraListeners;
+  /** The master's lifecycle (lifecycle.ts), changed only by the transitions under "the lifecycle". */
+  private phase: MasterPhase = 'booting';
+  /**
+   * USR2's new master, while it runs. Not a phase: it runs beside this master whatever this
+   * one's phase (reloading, terminating ...), and WINCH asks whether it does.
+   */
   private upgrader: Upgrader | null = null;
   private tick: NodeJS.Timeout | null = null;
   private exitCode = 0;
   private stopped!: () => void;
-  /** whenReady has run (and READY=1 was sent); a reload is waiting for its last replacement. */
-  private announcedReady = false;
-  private reloading = false;
-  private finishing = false;
   /** narwhal's version, as the boot line says it. */
   get version(): string {
     return this.options.version;
@@ -94,12 +101,13 @@ export class Arbiter {
       identity: this.plan.identity,
     }, this.log, {
       changed: () => this.changed(),
+      ready: () => this.workerReady(),
       preFork: (age) => void this.hooks.run('preFork', Object.freeze({ pid: undefined, age, state: 'booting' })),
       postFork: (w) => void this.hooks.run('postFork', MasterHooks.workerView(w)),
       childExit: (w) => void this.hooks.run('childExit', MasterHooks.workerView(w)),
       bootFailed: (reason, code) => this.halt(reason, code),
       empty: () => this.finish(),
-    }, options.configFile);
+    }, () => this.phase, options.configFile);
     this.sticky = this.settings.sticky ? new StickyRouter() : null;
     this.socketIo = new SocketIoRelay(() => this.pool.liveWorkers(), (w, sid, open) => this.sticky?.learned(w, sid, open));
     this.extra = new ExtraListeners(this.log, () => this.listeners.map((l) => this.url(l)).join(', '), this.plan.identity);
@@ -109,6 +117,16 @@ export class Arbiter {
   /** What observers read: the pool's snapshot. */
   get snapshot(): PoolSnapshot {
     return this.pool.snapshot;
+  }
+
+  /** Listeners for each worker heartbeat, given the worker's previous stats (/metrics adds the difference). */
+  get onHeartbeat(): Array<(worker: WorkerSnapshot, previous: WorkerStats) => void> {
+    return this.pool.onHeartbeat;
+  }
+
+  /** Asks every worker that serves or drains for its counters now (a /metrics scrape). */
+  refreshStats(timeoutMs: number): Promise<void> {
+    return this.pool.refreshStats(timeoutMs);
   }
 
   /** The pool size the master keeps; the nworkersChanged hook sees every change. */
@@ -173,23 +191,10 @@ export class Arbiter {
     this.tick = setInterval(() => this.pool.manage(), heartbeatMs(this.settings));
   }
 
+  /** The pool changed: the phase may move on (announce), then the observers look. */
   private changed(): void {
     this.announce();
     for (const fn of this.onChange) fn();
-  }
-
-  /** whenReady and READY=1 once the whole first pool is ready; READY=1 again when a reload is done. */
-  private announce(): void {
-    const pool = this.pool.snapshot;
-    if (pool.phase !== 'running' || pool.counts.ready < pool.target || pool.target === 0) return;
-    if (!this.announcedReady) {
-      this.announcedReady = true;
-      void this.hooks.run('whenReady');
-      this.options.notify?.('READY=1');
-    } else if (this.reloading && !pool.workers.some((w) => w.state !== 'draining' && w.state !== 'exited' && w.retiring === 'reload')) {
-      this.reloading = false;
-      this.options.notify?.('READY=1');
-    }
   }
 
   // ---- signals ----------------------------------------------------------------------------
@@ -212,9 +217,9 @@ export class Arbiter {
 
   /** Reload: the settings read again and a new plan, then every worker replaced one at a time, successor ready first. */
   async handleHup(): Promise<void> {
-    if (this.pool.snapshot.phase === 'stopping') return;
+    if (stopping(this.phase)) return;
     this.options.notify?.('RELOADING=1');
-    this.reloading = this.announcedReady;
+    this.startReload();
     try {
       const next = await loadServerPlan(this.options.source);
       const old = this.settings;
@@ -289,7 +294,7 @@ export class Arbiter {
 
   /** Binary upgrade: a new master from the executable on disk, sharing the sockets (upgrade.ts). */
   handleUsr2(): void {
-    if (this.pool.snapshot.phase === 'stopping') return;
+    if (stopping(this.phase)) return;
     void this.hooks.run('preExec');
     this.upgrader ??= new Upgrader(this.log);
     const pid = this.upgrader.start(this.listeners, this.settings.pid, this.options.cwd);
@@ -305,11 +310,10 @@ export class Arbiter {
 
   /** Graceful shutdown: in-flight requests finish, up to --graceful-timeout. */
   handleTerm(): void {
-    const pool = this.pool.snapshot;
-    if (pool.terminating || pool.phase === 'stopping') return;
+    if (shuttingDown(this.phase)) return;
     // Kubernetes: readiness turns 503 now; the pool serves on for --shutdown-delay while the
     // endpoints controller and load balancers stop sending, then drains.
-    this.pool.terminate();
+    this.terminate();
     const delay = this.settings.shutdown_delay;
     if (delay <= 0) return this.stop(true);
     this.log.info(`Shutdown delay: serving ${delay}s more before draining`);
@@ -321,16 +325,56 @@ export class Arbiter {
     this.stop(false);
   }
 
+  // ---- the lifecycle: each change of phase (lifecycle.ts) is one of these --------------------
+
+  /** booting -> starting: a worker is ready; a failed boot backs off from now on rather than halting. */
+  private workerReady(): void {
+    if (this.phase === 'booting') this.phase = 'starting';
+  }
+
+  /**
+   * starting -> running once the whole first pool is ready: whenReady, READY=1.
+   * reloading -> running once no worker is left that HUP replaces: READY=1 again.
+   */
+  private announce(): void {
+    const pool = this.pool.snapshot;
+    if (pool.counts.ready < pool.target || pool.target === 0) return;
+    if (this.phase === 'starting') {
+      this.phase = 'running';
+      void this.hooks.run('whenReady');
+      this.options.notify?.('READY=1');
+    } else if (this.phase === 'reloading' && !pool.workers.some((w) => w.state !== 'draining' && w.state !== 'exited' && w.retiring === 'reload')) {
+      this.phase = 'running';
+      this.options.notify?.('READY=1');
+    }
+  }
+
+  /** running -> reloading (HUP). Before READY=1 (booting, starting) the phase stays: its READY=1 is still to come. */
+  private startReload(): void {
+    if (this.phase === 'running') this.phase = 'reloading';
+  }
+
+  /** -> terminating (TERM): readiness turns 503; workers that stop on their own serve on until the drain. */
+  private terminate(): void {
+    this.phase = 'terminating';
+    this.changed();
+  }
+
+  /** -> stopping: the sockets closed, the workers drained (graceful) or quit; a quick stop may follow a graceful one. */
   private stop(graceful: boolean): void {
-    const stopping = this.pool.snapshot.phase === 'stopping';
-    if (stopping && graceful) return;
-    if (!stopping) this.options.notify?.('STOPPING=1');
+    const already = stopping(this.phase);
+    if (already && graceful) return;
+    if (!already) {
+      this.phase = 'stopping';
+      this.options.notify?.('STOPPING=1');
+    }
     if (this.tick) clearInterval(this.tick);
     // Stop accepting: the kernel refuses new connections once no process holds the socket.
     this.handOverSockets();
     this.pool.stop(graceful);
   }
 
+  /** A failed first boot: stopping at once, with the exit code that says why. */
   private halt(reason: string, code: number): void {
     this.exitCode = code;
     this.log.info('Shutting down: Master');
@@ -338,9 +382,10 @@ export class Arbiter {
     this.stop(false);
   }
 
+  /** stopping -> stopped: the last worker is gone; onExit, then run() resolves. */
   private finish(): void {
-    if (this.pool.snapshot.phase !== 'stopping' || this.finishing) return;
-    this.finishing = true;
+    if (this.phase !== 'stopping') return;
+    this.phase = 'stopped';
     if (this.exitCode === 0) this.log.info('Shutting down: Master');
     if (this.settings.pid) removePidfile(this.settings.pid);
     void this.extra.closeAll();

@@ -1,13 +1,15 @@
 // The pool of workers: it owns their handles. It spawns them (listener plans, max-requests
 // jitter, the boot message), reads what they say, carries out what the supervision policy
 // (policy.ts) decides, and publishes one snapshot that the admin server, /metrics, `narwhal ctl`
-// and the hooks read. The arbiter drives it: target, settings, listeners, stop.
+// and the hooks read. The arbiter drives it: target, settings, listeners, stop; the pool reads
+// the arbiter's phase (lifecycle.ts) and never changes it.
 import type { ResolvedDistribution, Settings } from '../config/settings';
 import { SETTING_LIST } from '../config/settings';
 import { boundAddress, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
 import { WORKER_BOOT_ERROR, type ListenerPlan, type WorkerMessage, type WorkerStats } from '../ipc';
+import { observedPhase, shuttingDown, stopping, type MasterPhase, type ObservedPhase } from './lifecycle';
 import {
   HEALTHY, MIN_HEALTHY_LIFE_MS, backOffDelay, decide, degradedDetail, describePoolEvent, unplannedExit, watchPool,
   type DegradedDetail, type PoolWatch,
@@ -20,14 +22,10 @@ import { RESTART_REASONS, WorkerHandle, type RestartReason, type WorkerSnapshot,
 const HOOKS = SETTING_LIST.filter((s) => s.hook);
 const WORKER_HOOKS = HOOKS.filter((s) => s.hook?.where === 'worker').map((s) => s.name);
 
-/** booting: no worker has been ready yet; running; stopping: the master is shutting down. */
-export type PoolPhase = 'booting' | 'running' | 'stopping';
-
 /** The pool as every observer sees it (admin, metrics, ctl, hooks): a frozen copy. */
 export interface PoolSnapshot {
-  readonly phase: PoolPhase;
-  /** TERM received: readiness is 503 while the pool serves on through --shutdown-delay. */
-  readonly terminating: boolean;
+  /** The master's phase (the arbiter's, lifecycle.ts), as observers show it. */
+  readonly phase: ObservedPhase;
   readonly target: number;
   readonly distribution: ResolvedDistribution;
   readonly listeners: readonly string[];
@@ -65,11 +63,13 @@ export interface Routing {
 export interface PoolEvents {
   /** Workers changed state (readiness, announcements). */
   changed(): void;
+  /** A worker became ready: the first one ends the master's booting phase. */
+  ready(): void;
   /** Before a spawn and after one: the preFork, postFork and childExit hooks. */
   preFork(age: number): void;
   postFork(worker: WorkerSnapshot): void;
   childExit(worker: WorkerSnapshot): void;
-  /** No worker ever booted and one failed: the master halts (Gunicorn's WORKER_BOOT_ERROR). */
+  /** While the master boots (no worker ready yet), one failed: the master halts (Gunicorn's WORKER_BOOT_ERROR). */
   bootFailed(reason: string, code: number): void;
   /** While stopping: the last worker is gone. */
   empty(): void;
@@ -79,13 +79,10 @@ export class Pool {
   private size: number;
   private readonly workers = new Map<number, WorkerHandle>();
   private readonly restarts = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
-  private phase: PoolPhase = 'booting';
-  private terminating = false;
   private settings: Settings;
   private listeners: Listener[] = [];
   private urlOf: (l: Listener) => string = (l) => l.url;
   private age = 0;
-  private everReady = false;
   private bootFailures = 0;
   private nextSpawnAt = 0;
   private lastFailureAt = 0;
@@ -111,6 +108,8 @@ export class Pool {
     private readonly spawnPlan: SpawnPlan,
     private readonly log: Logger,
     private readonly events: PoolEvents,
+    /** The master's phase: the arbiter's to change, read here (lifecycle.ts). */
+    private readonly phase: () => MasterPhase,
     private readonly configFile: string | null,
     private routing: Routing | null = null,
   ) {
@@ -146,19 +145,26 @@ export class Pool {
   // ---- what observers read -------------------------------------------------------------
 
   get snapshot(): PoolSnapshot {
-    this.published ??= this.publish();
+    // The arbiter moves the phase without telling the pool: a copy of another phase is stale.
+    const phase = observedPhase(this.phase());
+    if (this.published?.phase !== phase) this.published = this.publish(phase);
     return this.published;
   }
 
-  private publish(): PoolSnapshot {
+  private publish(phase: ObservedPhase): PoolSnapshot {
     const workers = [...this.workers.values()].sort((a, b) => a.age - b.age).map((w) => w.snapshot());
-    const counts = { booting: 0, ready: 0, draining: 0 };
-    for (const w of workers) if (w.state !== 'exited') counts[w.state]++;
     return Object.freeze({
-      phase: this.phase, terminating: this.terminating, target: this.target, distribution: this.distribution,
-      listeners: this.listeners.map((l) => l.url), workers, counts, restarts: { ...this.restarts }, degraded: this.degraded,
+      phase, target: this.target, distribution: this.distribution,
+      listeners: this.listeners.map((l) => l.url), workers, counts: this.counts(), restarts: { ...this.restarts }, degraded: this.degraded,
       lastFailure: this.lastFailure,
     });
+  }
+
+  /** Workers by state: the one count the snapshot publishes and the degraded-pool watch reads. */
+  private counts(): PoolSnapshot['counts'] {
+    const counts = { booting: 0, ready: 0, draining: 0 };
+    for (const w of this.workers.values()) if (w.state !== 'exited') counts[w.state]++;
+    return counts;
   }
 
   /** Workers taking new connections (round-robin, sticky, the Socket.IO relay). */
@@ -195,15 +201,8 @@ export class Pool {
     this.nextSpawnAt = 0;
   }
 
-  /** TERM: readiness turns 503; workers that stop on their own are told to serve on until the drain. */
-  terminate(): void {
-    this.terminating = true;
-    this.changed();
-  }
-
-  /** Stop every worker: drained (graceful) or SIGQUIT; killed at the limit; empty() once all are gone. */
+  /** Stop every worker (the arbiter is stopping): drained (graceful) or SIGQUIT; killed at the limit; empty() once all are gone. */
   stop(graceful: boolean): void {
-    this.phase = 'stopping';
     this.changed();
     for (const w of this.workers.values()) {
       if (graceful) w.drain('shutdown', true, this.settings.graceful_timeout);
@@ -226,7 +225,7 @@ export class Pool {
 
   /** Brings the pool in line with the target (policy.ts). Idempotent: safe to call at any time. */
   manage(): void {
-    if (this.phase === 'stopping') return;
+    if (stopping(this.phase())) return;
     const now = Date.now();
     const actions = decide([...this.workers.values()].map((w) => w.facts()), {
       target: this.target, now, spawnAllowedAt: this.nextSpawnAt,
@@ -251,14 +250,15 @@ export class Pool {
 
   private changed(): void {
     this.readyList = [...this.workers.values()].filter((w) => w.state === 'ready' && w.child.connected);
-    this.balance.run(this.readyList.length >= 2 && this.phase === 'running' && !this.terminating && ConnectionBalance.applies(this.settings, this.distribution));
+    this.balance.run(this.readyList.length >= 2 && this.phase() !== 'booting' && !shuttingDown(this.phase()) && ConnectionBalance.applies(this.settings, this.distribution));
     this.published = null;
     this.events.changed();
   }
 
   /** The degraded-pool policy: WARNING while below target too long. */
   private watch(now: number): void {
-    const sample = { now, ready: [...this.workers.values()].filter((w) => w.state === 'ready').length, desired: this.target, supervising: !this.terminating };
+    // Counted now, not read from the snapshot: the actions just taken may have drained a worker.
+    const sample = { now, ready: this.counts().ready, desired: this.target, supervising: !shuttingDown(this.phase()) };
     const previous = this.poolWatch;
     const { watch, event } = watchPool(previous, sample, this.settings.degraded_after * 1000);
     this.poolWatch = watch;
@@ -291,7 +291,7 @@ export class Pool {
     if (child.pid === undefined) {
       // The executable could not be started at all (its 'error' event says why): back off.
       child.once('error', (err) => this.log.error(`Cannot start a worker: ${err.message}`));
-      if (!this.everReady) this.events.bootFailed('Cannot start a worker.', 1);
+      if (this.phase() === 'booting') this.events.bootFailed('Cannot start a worker.', 1);
       else this.backOff();
       return null;
     }
@@ -334,8 +334,7 @@ export class Pool {
           this.serving = m.serving;
           this.log.info(`Serving ${this.app}: ${m.serving}`);
         }
-        this.everReady = true;
-        if (this.phase === 'booting') this.phase = 'running';
+        this.events.ready();
         this.manage();
         this.routing?.workerReady();
         return;
@@ -350,7 +349,7 @@ export class Pool {
         const view = worker.snapshot();
         for (const fn of this.onHeartbeat) fn(view, previous);
         if (report !== undefined) worker.reported(report);
-        if (this.settings.max_worker_memory > 0 && stats.rss > this.settings.max_worker_memory && this.phase !== 'stopping') this.manage();
+        if (this.settings.max_worker_memory > 0 && stats.rss > this.settings.max_worker_memory && !stopping(this.phase())) this.manage();
         return;
       }
       case 'moved':
@@ -397,7 +396,7 @@ export class Pool {
    */
   private onStopping(worker: WorkerHandle, cause: 'signal' | 'app closed its server'): void {
     if (worker.state === 'exited') return;
-    if ((this.terminating || this.phase === 'stopping') && worker.state !== 'draining') return worker.send({ t: 'keep-serving' });
+    if (shuttingDown(this.phase()) && worker.state !== 'draining') return worker.send({ t: 'keep-serving' });
     // Already draining (recycled, scaled down): the drain is sent again, in case it crossed.
     if (worker.state !== 'draining') {
       const why = cause === 'signal' ? 'it received TERM from outside' : 'the app closed its server';
@@ -414,7 +413,7 @@ export class Pool {
     this.routing?.exited(worker);
     this.events.childExit(worker.snapshot());
     const how = signal ? `was sent ${signal}` : `exited with code ${code}`;
-    if (this.phase === 'stopping') {
+    if (stopping(this.phase())) {
       this.log.info(`Worker exiting (pid: ${worker.pid})`);
       this.published = null;
       if (this.workers.size === 0) this.events.empty();
@@ -445,7 +444,7 @@ export class Pool {
   /** A worker died before it was ready: halt if no worker ever booted, else back off and retry. */
   private onBootFailure(worker: WorkerHandle): void {
     const message = worker.bootError ?? `worker exited with code ${WORKER_BOOT_ERROR}`;
-    if (!this.everReady) {
+    if (this.phase() === 'booting') {
       this.log.error(`Worker (pid:${worker.pid}) failed to boot: ${message}`);
       return this.events.bootFailed('Worker failed to boot.', WORKER_BOOT_ERROR);
     }
@@ -466,7 +465,10 @@ export class Pool {
   }
 }
 
-/** How often workers send heartbeats and the master supervises: a quarter of --timeout, 0.1–1 s. */
+/**
+ * How often workers send heartbeats and the master supervises: a quarter of --timeout, 0.1–1 s
+ * (1 s with --timeout 0). Followed on HUP: the arbiter restarts its tick, new workers get it.
+ */
 export function heartbeatMs(settings: Pick<Settings, 'timeout'>): number {
   return Math.min(1000, Math.max(100, (settings.timeout * 1000) / 4 || 1000));
 }

@@ -56,7 +56,7 @@ export function poolStatus(arbiter: Arbiter): PoolStatus {
   const s = arbiter.settings;
   return {
     master: {
-      pid: process.pid, phase: pool.terminating ? 'stopping' : pool.phase, uptime_s: Math.round(process.uptime()),
+      pid: process.pid, phase: pool.phase, uptime_s: Math.round(process.uptime()),
       target: pool.target, distribution: pool.distribution, listeners: [...pool.listeners],
       version: arbiter.version, node: process.version,
       restarts: { ...pool.restarts }, last_failure: pool.lastFailure, degraded: pool.degraded !== null,

@@ -1,4 +1,4 @@
-// The --sticky routing policy (src/master/socketio/sticky.ts), as a pure function of its inputs: sessions
+// The --sticky routing policy (src/master/socketio/sticky.ts) without narwhal's processes: sessions
 // go to their owner while it is ready, new ones to the ready worker with the fewest sessions,
 // unreadable connections by client address; the request-line reader hands back every byte.
 import { test } from 'uvu';
