@@ -15,6 +15,8 @@ import type { WorkerHandle } from './worker-handle';
 
 /** How often the workers' connections are compared. */
 const ROUND_MS = 250;
+/** The most connections one worker is asked to shed per round: the rest follow in the next ones. */
+const MAX_SHED = 256;
 /** A worker that does not answer within this is left out of the round. */
 const REPORT_TIMEOUT_MS = 200;
 
@@ -55,7 +57,7 @@ export class ConnectionBalance {
       const sheds = balanceSheds(workers.map((w) => ({ pid: w.pid, connections: w.stats.connections ?? 0 })));
       this.given.clear();
       if (sheds.length === 0) return;
-      for (const { pid, count } of sheds) workers.find((w) => w.pid === pid)?.send({ t: 'shed', count });
+      for (const { pid, count } of sheds) workers.find((w) => w.pid === pid)?.send({ t: 'shed', count: Math.min(count, MAX_SHED) });
       const held = workers.map((w) => `${w.pid}: ${w.stats.connections ?? 0}`).join(', ');
       this.log.debug(`Balancing connections (${held}): ${sheds.map((s) => `${s.count} from worker ${s.pid}`).join(', ')}`);
     } finally {

@@ -3,6 +3,7 @@
 // (boot!, term!, ping!): the pool calls them, nothing writes a handle's fields from outside.
 import type { ChildProcess } from 'node:child_process';
 import type { MasterMessage, WorkerStats } from '../ipc';
+import { Outbox } from '../platform/node/child_process';
 import type { WorkerFacts } from './policy';
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'exited';
@@ -40,9 +41,12 @@ export class WorkerHandle {
   /** Report requests (scrapes) waiting for the heartbeat that answers them, by id. */
   private readonly reports = new Map<number, (answered: boolean) => void>();
   private nextReport = 0;
+  /** Messages to the worker, in order; handles one at a time (platform/node/child_process.ts). */
+  private readonly outbox: Outbox;
 
   constructor(readonly child: ChildProcess, readonly age: number, nodeFlags: string) {
     this.pid = child.pid as number;
+    this.outbox = new Outbox((m, h, cb) => child.send(m as MasterMessage, h as never, cb), () => child.connected);
     this.nodeFlags = nodeFlags;
   }
 
@@ -148,7 +152,7 @@ export class WorkerHandle {
 
   send(message: MasterMessage, handle?: unknown, callback?: (err: Error | null) => void): void {
     if (!this.child.connected) return callback?.(new Error('worker disconnected'));
-    this.child.send(message, handle as never, callback ?? undefined);
+    this.outbox.post(message, handle, callback);
   }
 
   signal(sig: NodeJS.Signals): void {

@@ -2,6 +2,7 @@
 // process's own loop), or the worker's main loop, over the thread's message port (a thread of a
 // worker with --threads, worker/threads/). The Worker object speaks the same messages either way.
 import { parentPort, workerData } from 'node:worker_threads';
+import { Outbox } from '../platform/node/child_process';
 import { bindHandle, type RawServerHandle } from '../platform/node/net';
 import type { BootMessage, MasterMessage, WorkerMessage } from '../ipc';
 import type { BeatLink } from './heartbeat';
@@ -23,19 +24,21 @@ export interface ThreadData {
 
 export class ProcessLink implements SupervisorLink {
   readonly thread = 0;
+  /** Messages to the master in order, handles one at a time (platform/node/child_process.ts). */
+  private readonly outbox = new Outbox((m, h, cb) => process.send!(m, h as never, cb), () => process.connected);
 
   get connected(): boolean {
     return process.connected;
   }
 
   send(m: WorkerMessage): void {
-    if (process.connected) process.send?.(m);
+    if (process.connected && process.send) this.outbox.post(m);
   }
 
   sendHandle(m: WorkerMessage, handle: RawServerHandle): void {
     if (!process.connected) return handle.close();
     // The descriptor is copied into the message as it is written: the handle can go then.
-    process.send!(m, handle as never, () => handle.close());
+    this.outbox.post(m, handle, () => handle.close());
   }
 
   boot(): Promise<BootMessage> {
