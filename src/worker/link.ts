@@ -12,8 +12,8 @@ export interface SupervisorLink extends BeatLink {
   readonly thread: number;
   boot(): Promise<BootMessage>;
   onMessage(fn: (m: MasterMessage, handle: unknown) => void): void;
-  /** A message with a socket's handle, closed here once it is on its way (a process only). */
-  sendHandle?(m: WorkerMessage, handle: RawServerHandle): void;
+  /** A message with a socket's handle, closed here once it is written, then `sent` (a process only). */
+  sendHandle?(m: WorkerMessage, handle: RawServerHandle, sent: () => void): void;
 }
 
 /** A thread's workerData (worker/threads/group.ts). */
@@ -35,10 +35,12 @@ export class ProcessLink implements SupervisorLink {
     if (process.connected && process.send) this.outbox.post(m);
   }
 
-  sendHandle(m: WorkerMessage, handle: RawServerHandle): void {
-    if (!process.connected) return handle.close();
+  sendHandle(m: WorkerMessage, handle: RawServerHandle, sent: () => void): void {
     // The descriptor is copied into the message as it is written: the handle can go then.
-    this.outbox.post(m, handle, () => handle.close());
+    this.outbox.post(m, handle, () => {
+      handle.close();
+      sent();
+    });
   }
 
   boot(): Promise<BootMessage> {

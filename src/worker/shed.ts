@@ -10,8 +10,8 @@ import { detachHandle, type RawServerHandle } from '../platform/node/net';
 import type { Connections } from './instrument/connections';
 import { kServed } from './instrument/tracked';
 
-/** Sends a shed connection to the master; `sent` once the descriptor is on its way. */
-export type HandOver = (handle: RawServerHandle, served: number) => void;
+/** Sends a shed connection to the master, calling `sent` once its descriptor is written. */
+export type HandOver = (handle: RawServerHandle, served: number, sent: () => void) => void;
 
 /** Sheds up to `count` idle connections of `server`; returns how many left. */
 export function shedIdle(count: number, connections: Connections, server: net.Server, handOver: HandOver): number {
@@ -26,9 +26,11 @@ export function shedIdle(count: number, connections: Connections, server: net.Se
     const handle = detachHandle(socket);
     if (!handle) continue;
     const served = socket[kServed];
+    // Until the descriptor is written, a drain does not find this worker idle (and exit with it).
+    connections.handOverStarted();
     // Without its handle the socket closes alone: node:http frees its parser, the tracking forgets it.
     socket.destroy();
-    handOver(handle, served);
+    handOver(handle, served, () => connections.handOverDone());
     shed++;
   }
   return shed;

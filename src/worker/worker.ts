@@ -145,7 +145,7 @@ export class Worker {
     // (the master stopping) while it boots — then there is nothing to drain, and the worker exits.
     this.link.onMessage((m: MasterMessage, handle: unknown) => {
       if (m?.t === 'conn') this.feed?.accept(handle, m.head, m.served);
-      else if (m?.t === 'shed') this.feed?.shed(m.count, (h, served) => this.link.sendHandle?.({ t: 'moved', served }, h));
+      else if (m?.t === 'shed' && this.link.sendHandle) this.feed?.shed(m.count, (h, served, sent) => this.link.sendHandle!({ t: 'moved', served }, h, sent));
       else if (m?.t === 'drain') void (this.shutdown ? this.shutdown.stop(m.closeIdle) : process.exit(0));
       else if (m?.t === 'listen-result') master.settle(m, handle);
       else if (m?.t === 'listener-copy') master.copied(m, handle);

@@ -24,6 +24,8 @@ export class Connections implements ConnectionOwner {
   private closingIdle = false;
   private readonly idleSweep: Http2IdleSweep;
   private onIdle: (() => void) | null = null;
+  /** Shed connections whose descriptors are not yet written to the master. */
+  private handingOver = 0;
   /** Wait only for connections still speaking HTTP (stage 1 of a drain), or for all. */
   private idleWhenHttpDone = false;
 
@@ -104,8 +106,21 @@ export class Connections implements ConnectionOwner {
     this.checkIdle();
   }
 
+  /**
+   * A connection shed to another worker (worker/shed.ts) is no longer tracked, but its descriptor
+   * is still on its way to the master: the worker does not count as idle (and exit) until it is.
+   */
+  handOverStarted(): void {
+    this.handingOver++;
+  }
+
+  handOverDone(): void {
+    this.handingOver--;
+    this.checkIdle();
+  }
+
   checkIdle(): void {
-    if (!this.draining || !this.onIdle) return;
+    if (!this.draining || !this.onIdle || this.handingOver > 0) return;
     for (const s of this.sockets) if (!this.idleWhenHttpDone || !s[kUpgraded]) return;
     const done = this.onIdle;
     this.onIdle = null;
