@@ -2,7 +2,7 @@
 // app itself would do to get past a trust boundary, and checks it does not. Clients connect on
 // 127.0.0.0/8; a source address other than 127.0.0.1 (127.0.0.2) stands in for an untrusted
 // peer, since the defaults trust loopback proxies only (127.0.0.1, ::1). Tests that need root
-// (-u nobody) say so and check the refusal they can otherwise.
+// (-u nobody, another user's directory) print one SKIP line without it (helpers/needs.mjs).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -10,12 +10,15 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { makeCertificate } from './helpers/certs.mjs';
+import { runnable } from './helpers/needs.mjs';
 import { FIXTURES, killAll, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
 
 test.after(killAll);
 
 const ECHO = join(FIXTURES, 'echo.js');
 const ROOT = process.getuid() === 0;
+/** False, with one SKIP line, when not root (in CI a failure: everything runs there). */
+const asRoot = (name) => runnable(import.meta.url, name, { root: true });
 const UNTRUSTED = '127.0.0.2';
 
 /** A temp app readable by any user (workers may run as nobody). */
@@ -66,7 +69,7 @@ extra.listen(${JSON.stringify(target)}, () => console.log('EXTRA-LISTENING'));
 `;
 
 test('1. -u nobody: an extra listen() on a privileged port is refused, not bound by the root master', async () => {
-  if (!ROOT) return;
+  if (!asRoot('extra listen() on a privileged port')) return;
   const dir = openApp({ 'app.js': extraApp(1023) });
   const s = await startServer(['-w', '1', '-u', 'nobody', join(dir, 'app.js')], { workers: 1 });
   await s.waitForLog(/The app asked to listen on :1023: refused: workers run as uid 65534.*port 1023/);
@@ -77,7 +80,7 @@ test('1. -u nobody: an extra listen() on a privileged port is refused, not bound
 });
 
 test('1. -u nobody: an extra unix socket in a root-only directory is refused; a live socket is never taken over', async () => {
-  if (!ROOT) return;
+  if (!asRoot('extra unix socket in a root-only directory')) return;
   const base = openApp({});
   const secret = join(base, 'root-only');
   mkdirSync(secret, { mode: 0o700 });
@@ -467,7 +470,7 @@ const idsOf = (pid) => {
 };
 
 test('9. a numeric --user without --group: workers take the gid of its passwd entry, never gid 0', async () => {
-  if (!ROOT) return;
+  if (!asRoot('numeric --user')) return;
   const s = await startServer(['-w', '1', '-u', '65534', join(FIXTURES, 'pid.js')], { workers: 1 });
   for (const pid of s.workers()) assert.equal(idsOf(pid), { uid: 65534, gid: 65534 });
   await s.stop();
