@@ -5,18 +5,20 @@
 // (-u nobody, another user's directory) print one SKIP line without it (helpers/needs.mjs).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { makeCertificate } from './helpers/certs.mjs';
 import { runnable } from './helpers/needs.mjs';
 import { FIXTURES, killAll, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
+import { importSource } from './helpers/unit.mjs';
 
 test.after(killAll);
 
 const ECHO = join(FIXTURES, 'echo.js');
 const ROOT = process.getuid() === 0;
+const NOBODY = 65534;
 /** False, with one SKIP line, when not root (in CI a failure: everything runs there). */
 const asRoot = (name) => runnable(import.meta.url, name, { root: true });
 const UNTRUSTED = '127.0.0.2';
@@ -113,6 +115,30 @@ test('1. -u nobody: an extra unix socket in a root-only directory is refused; a 
   } finally {
     live.close();
   }
+});
+
+test('1. -u nobody: the unix socket bound for the app is the worker\'s; a symlink swapped in for it before the chown is not followed', async () => {
+  if (!asRoot('the worker\'s unix socket')) return;
+  const base = openApp({ 'victim': 'root\'s own\n' });
+  const run = join(base, 'run');
+  mkdirSync(run, { mode: 0o755 });
+  chownSync(run, NOBODY, NOBODY);
+  const path = join(run, 'app.sock');
+  const s = await startServer(['-w', '1', '-u', 'nobody', join(openApp({ 'app.js': extraApp(path) }), 'app.js')], { workers: 1 });
+  await waitFor(() => /EXTRA-LISTENING/.test(s.stdout), 5000, 'the extra listener');
+  assert.ok(lstatSync(path).isSocket());
+  assert.is(lstatSync(path).uid, NOBODY, 'the socket is the worker\'s, as if it had bound it');
+  await s.stop();
+  // The race no client can win on cue: between the master's bind and its chown, the worker (who
+  // may write run/) puts a symlink to a root file where the socket was. The master's own step,
+  // run on what the worker left there: the link is the worker's, its target stays root's.
+  const { giveToWorker } = await importSource('src/master/worker-binds.ts');
+  const victim = join(base, 'victim');
+  const swapped = join(run, 'swapped.sock');
+  symlinkSync(victim, swapped);
+  giveToWorker(swapped, { uid: NOBODY, gid: NOBODY });
+  assert.is(statSync(victim).uid, 0, 'the symlink\'s target was given to the worker');
+  assert.is(lstatSync(swapped).uid, NOBODY);
 });
 
 test('1. a worker cannot ask the master for a file descriptor (fd://N)', async () => {
