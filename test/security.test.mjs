@@ -427,7 +427,24 @@ function control(path, bytes, { end = true, ms = 8000 } = {}) {
   });
 }
 
-test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow and flooding requests get error replies; the master runs on', async () => {
+/** Sends `pieces` to a unix socket one every `everyMs` (until closed), resolves the reply and when it came. */
+function drip(path, pieces, { everyMs, ms = 10000 } = {}) {
+  return new Promise((resolve) => {
+    const socket = net.connect(path);
+    const started = Date.now();
+    let data = '';
+    let timer;
+    const done = (timedOut) => { clearTimeout(timer); clearInterval(sender); socket.destroy(); resolve({ data, ms: Date.now() - started, timedOut }); };
+    timer = setTimeout(() => done(true), ms);
+    let next = 0;
+    const sender = setInterval(() => { if (next < pieces.length && socket.writable) socket.write(pieces[next++]); }, everyMs);
+    socket.on('data', (c) => { data += c; });
+    socket.on('error', () => {});
+    socket.on('close', () => done(false));
+  });
+}
+
+test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow (dripped too) and flooding requests get error replies; the master runs on', async () => {
   const sock = join(tempApp({}), 'ctl.sock');
   const s = await startServer(['-w', '1', '--control-socket', sock, ECHO], { workers: 1 });
   const malformed = ['null\n', '[]\n', '"status"\n', '42\n', 'true\n', '{}\n', '{"command":5}\n', '{"command":"status","n":"x"}\n',
@@ -443,8 +460,19 @@ test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow and fl
   }
   const long = await control(sock, 'x'.repeat(70 * 1024), { end: false });
   assert.match(long.data, /"ok":false.*longer than/);
-  const slow = await control(sock, '{"command":', { end: false });
-  assert.match(slow.data, /"ok":false.*no complete request/);
+  // The cap is on the whole request: 64 KiB without a newline, then the rest of the line.
+  const split = await drip(sock, ['x'.repeat(64 * 1024 - 10), `${'x'.repeat(100)}\n`], { everyMs: 100 });
+  assert.match(split.data, /"ok":false.*longer than 65536 bytes/);
+  // Too slow: one deadline from the connection, however the bytes trickle in. A request that
+  // stops, and 14 that drip a byte every 400 ms (an idle timeout would wait on them for ever, and
+  // 16 would take every slot), are all answered at 5 s.
+  await sleep(100);
+  const slow = [drip(sock, ['{"command":'], { everyMs: 10 })];
+  for (let i = 0; i < 14; i++) slow.push(drip(sock, [...'{"command": "status"                         '], { everyMs: 400 }));
+  for (const r of await Promise.all(slow)) {
+    assert.match(r.data, /"ok":false.*no complete request within 5 s/, JSON.stringify(r));
+    assert.ok(r.ms >= 4500 && r.ms < 7500, `answered after ${r.ms} ms`);
+  }
   // A flood: 60 connections at once that say nothing; then a real request is still answered.
   const flood = Array.from({ length: 60 }, () => control(sock, '', { end: false, ms: 9000 }));
   const busy = await Promise.all(flood);
