@@ -552,6 +552,34 @@ test('9. the pidfile replaces a symlink at its path rather than writing through 
   await s.stop();
 });
 
+test('9. a log file in a directory another user owns (a worker\'s 0755 directory) follows no symlink', async () => {
+  if (!asRoot('log files in another user\'s directory')) return;
+  const dir = openApp({ 'victim': 'precious\n' });
+  const theirs = join(dir, 'theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  chownSync(theirs, NOBODY, NOBODY);
+  // What the directory's owner could plant: links to a file only root may write.
+  symlinkSync(join(dir, 'victim'), join(theirs, 'error.log'));
+  symlinkSync(join(dir, 'victim'), join(theirs, 'access.log'));
+  const port = await freePort();
+  const s = await startServer(['-w', '1', '-b', `127.0.0.1:${port}`, '--error-logfile', join(theirs, 'error.log'),
+    '--access-logfile', join(theirs, 'access.log'), ECHO]);
+  await waitFor(async () => (await request(port).catch(() => null))?.status === 200, 10000, 'the server to serve');
+  await sleep(200);
+  assert.is(readFileSync(join(dir, 'victim'), 'utf8'), 'precious\n', 'the symlink target was written');
+  assert.match(s.log, /cannot write log \S+theirs\/error\.log: ELOOP/);
+  assert.match(s.log, /cannot write log \S+theirs\/access\.log: ELOOP/);
+  await s.stop();
+  // In root's own 0755 directory, a link (an operator's) is followed as before.
+  const own = join(dir, 'own');
+  mkdirSync(own, { mode: 0o755 });
+  symlinkSync(join(dir, 'victim'), join(own, 'error.log'));
+  const port2 = await freePort();
+  const t = await startServer(['-w', '1', '-b', `127.0.0.1:${port2}`, '--error-logfile', join(own, 'error.log'), ECHO]);
+  await waitFor(() => /Listening at/.test(readFileSync(join(dir, 'victim'), 'utf8')), 10000, 'the log written through the operator\'s link');
+  await t.stop();
+});
+
 test('9. access log atoms escape control characters as nginx does: a newline in the Basic-auth user cannot forge a line', async () => {
   const log = join(tempApp({}), 'access.log');
   const s = await startServer(['-w', '1', '--access-logfile', log, ECHO], { workers: 1 });
