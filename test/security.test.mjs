@@ -301,6 +301,22 @@ test('4. TLS: a connection that never sends a ClientHello is closed at the hands
   await pending;
 });
 
+test('4. PROXY preamble and h2c preface: a trusted connection that sends nothing (or half a preamble) is closed at header_timeout', async () => {
+  const silent = (port, bytes) => closedAfter(port, { bytes, ms: 8000 });
+  const proxy = await startServer(['-w', '1', '--proxy-protocol', '--header-timeout', '2', ECHO], { workers: 1 });
+  const [nothing, half] = await Promise.all([silent(proxy.port), silent(proxy.port, 'PROXY TCP4 6.6.6.6 ')]);
+  assert.ok(nothing !== null && nothing >= 1500 && nothing < 5000, `PROXY, nothing sent: closed after ${nothing} ms`);
+  assert.ok(half !== null && half >= 1500 && half < 5000, `PROXY, half a preamble: closed after ${half} ms`);
+  assert.is((await request(proxy.port)).status, 200);
+  await proxy.stop();
+  const h2c = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', '--header-timeout', '2', ECHO], { workers: 1 });
+  const [none, partial] = await Promise.all([silent(h2c.port), silent(h2c.port, 'PRI * HTTP/2.0\r\n')]);
+  assert.ok(none !== null && none >= 1500 && none < 5000, `h2c, nothing sent: closed after ${none} ms`);
+  assert.ok(partial !== null && partial >= 1500 && partial < 5000, `h2c, half a preface: closed after ${partial} ms`);
+  assert.is((await request(h2c.port)).status, 200);
+  await h2c.stop();
+});
+
 // ---- 5. worker_connections ----------------------------------------------------------------------
 
 /** A connection that has sent `bytes` and collects what comes back. */
