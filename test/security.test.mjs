@@ -236,6 +236,72 @@ test('3. HTTP/2: a stream that sends 1 of 100 body bytes is reset at request_tim
   }
 });
 
+/** One raw HTTP/2 frame (RFC 9113 4.1). */
+const h2frame = (type, flags, stream, payload = Buffer.alloc(0)) => {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+};
+const H2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2frame(4, 0, 0)]);
+/** HPACK: GET, http, /, :authority x (static table indexes and one literal). */
+const GET_BLOCK = Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x78]);
+const [HEADERS, END_STREAM, END_HEADERS] = [1, 0x1, 0x4];
+
+/** The frame types and stream ids in `data`, in order. */
+function h2frames(data) {
+  const frames = [];
+  for (let at = 0; at + 9 <= data.length; at += 9 + data.readUIntBE(at, 3)) frames.push({ type: data[at + 3], stream: data.readUInt32BE(at + 5) & 0x7fffffff });
+  return frames;
+}
+
+test('3. HTTP/2: a header block left open (HEADERS without END_HEADERS, no CONTINUATION) is cut at header_timeout, keep_alive 0; the worker serves on', async () => {
+  const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', '--keep-alive', '0', '--header-timeout', '2', ECHO], { workers: 1 });
+  const [worker] = s.workers();
+  /** A trusted (h2c) connection: `opening` at once, `stall` once `ready(data)` holds; resolves ms from the stall to the close, or null. */
+  const stalled = (opening, stall, ready = () => true) => new Promise((resolve) => {
+    const socket = net.connect(s.port, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    let since = null;
+    const timer = setTimeout(() => { socket.destroy(); resolve(null); }, 9000);
+    socket.on('error', () => {});
+    socket.on('data', (c) => {
+      data = Buffer.concat([data, c]);
+      if (since === null && ready(data)) { since = Date.now(); socket.write(stall); }
+    });
+    socket.on('close', () => { clearTimeout(timer); resolve(since === null ? -1 : Date.now() - since); });
+    socket.write(opening);
+  });
+  const open = h2frame(HEADERS, END_STREAM, 1, GET_BLOCK.subarray(0, 3));
+  const t = [
+    // The first request's block, never finished.
+    stalled(H2_PREFACE, open),
+    // A request served, then the next one's block left open.
+    stalled(Buffer.concat([H2_PREFACE, h2frame(HEADERS, END_STREAM | END_HEADERS, 1, GET_BLOCK)]),
+      h2frame(HEADERS, END_STREAM, 3, GET_BLOCK.subarray(0, 3)), (data) => h2frames(data).some((f) => f.type === HEADERS && f.stream === 1)),
+  ];
+  // While they stall, other clients are served, over HTTP/1.1 and HTTP/2.
+  await sleep(1000);
+  assert.is((await request(s.port)).status, 200);
+  const h2 = await new Promise((resolve) => {
+    const session = http2.connect(`http://127.0.0.1:${s.port}`);
+    session.on('error', () => resolve(null));
+    const stream = session.request({ ':path': '/h2' });
+    stream.on('response', (h) => { resolve(h[':status']); session.close(); });
+    stream.on('error', () => resolve(null));
+    stream.resume();
+  });
+  assert.is(h2, 200);
+  const [first, later] = await Promise.all(t);
+  assert.ok(first !== null && first >= 1500 && first < 5000, `an unfinished first header block: closed after ${first} ms`);
+  assert.ok(later !== null && later >= 1500 && later < 5000, `an unfinished later header block: closed after ${later} ms`);
+  assert.is((await request(s.port)).status, 200);
+  assert.equal(s.workers(), [worker], 'the same worker serves on');
+  await s.stop();
+});
+
 test('3. HTTP/2 rapid reset and SETTINGS flood: the connection is cut or absorbed, the worker serves on', async () => {
   const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', ECHO], { workers: 1 });
   const [worker] = s.workers();
