@@ -93,6 +93,8 @@ export async function checkWorkerBind(address: string, identity: WorkerIdentity 
  * had made it. lchown, not chown: the worker may write the directory, so between bind and this
  * call it could put a symlink where the socket was, and a chown by root would give the worker
  * the link's target (/etc/shadow). A link swapped in is what gets the worker's owner, nothing else.
+ * Not covered: a directory above the socket that the worker may also write, swapped for a link in
+ * the same instant (Node has no fchownat; binding with the worker's credentials would close it).
  */
 export function giveToWorker(path: string, identity: WorkerIdentity | undefined): void {
   if (!separated(identity)) return;
