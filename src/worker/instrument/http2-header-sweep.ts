@@ -1,7 +1,7 @@
 // header_timeout for HTTP/2. nghttp2 hands a stream to Node only once its header block is
 // complete (END_HEADERS), and neither sets a deadline on it: a client that sends HEADERS without
 // END_HEADERS, then no CONTINUATION, holds the connection for ever (keep_alive 0), or until the
-// keep_alive sweep's close — which Node 26 does not finish while a block is open. So, as
+// keep_alive sweep's close — which Node 24 and later do not finish while a block is open. So, as
 // node:http's headersTimeout for HTTP/1: a session gets header_timeout from its start for its
 // first complete header block, and each later block header_timeout from when it began; a session
 // still waiting then is destroyed (GOAWAY, then the socket closes). nghttp2 counts a block as
