@@ -2,20 +2,25 @@
 // app itself would do to get past a trust boundary, and checks it does not. Clients connect on
 // 127.0.0.0/8; a source address other than 127.0.0.1 (127.0.0.2) stands in for an untrusted
 // peer, since the defaults trust loopback proxies only (127.0.0.1, ::1). Tests that need root
-// (-u nobody) say so and check the refusal they can otherwise.
+// (-u nobody, another user's directory) print one SKIP line without it (helpers/needs.mjs).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { makeCertificate } from './helpers/certs.mjs';
+import { runnable } from './helpers/needs.mjs';
 import { FIXTURES, killAll, request, runCli, sleep, startServer, tempApp, waitFor } from './helpers/server.mjs';
+import { importSource } from './helpers/unit.mjs';
 
 test.after(killAll);
 
 const ECHO = join(FIXTURES, 'echo.js');
 const ROOT = process.getuid() === 0;
+const NOBODY = 65534;
+/** False, with one SKIP line, when not root (in CI a failure: everything runs there). */
+const asRoot = (name) => runnable(import.meta.url, name, { root: true });
 const UNTRUSTED = '127.0.0.2';
 
 /** A temp app readable by any user (workers may run as nobody). */
@@ -66,7 +71,7 @@ extra.listen(${JSON.stringify(target)}, () => console.log('EXTRA-LISTENING'));
 `;
 
 test('1. -u nobody: an extra listen() on a privileged port is refused, not bound by the root master', async () => {
-  if (!ROOT) return;
+  if (!asRoot('extra listen() on a privileged port')) return;
   const dir = openApp({ 'app.js': extraApp(1023) });
   const s = await startServer(['-w', '1', '-u', 'nobody', join(dir, 'app.js')], { workers: 1 });
   await s.waitForLog(/The app asked to listen on :1023: refused: workers run as uid 65534.*port 1023/);
@@ -77,7 +82,7 @@ test('1. -u nobody: an extra listen() on a privileged port is refused, not bound
 });
 
 test('1. -u nobody: an extra unix socket in a root-only directory is refused; a live socket is never taken over', async () => {
-  if (!ROOT) return;
+  if (!asRoot('extra unix socket in a root-only directory')) return;
   const base = openApp({});
   const secret = join(base, 'root-only');
   mkdirSync(secret, { mode: 0o700 });
@@ -110,6 +115,30 @@ test('1. -u nobody: an extra unix socket in a root-only directory is refused; a 
   } finally {
     live.close();
   }
+});
+
+test('1. -u nobody: the unix socket bound for the app is the worker\'s; a symlink swapped in for it before the chown is not followed', async () => {
+  if (!asRoot('the worker\'s unix socket')) return;
+  const base = openApp({ 'victim': 'root\'s own\n' });
+  const run = join(base, 'run');
+  mkdirSync(run, { mode: 0o755 });
+  chownSync(run, NOBODY, NOBODY);
+  const path = join(run, 'app.sock');
+  const s = await startServer(['-w', '1', '-u', 'nobody', join(openApp({ 'app.js': extraApp(path) }), 'app.js')], { workers: 1 });
+  await waitFor(() => /EXTRA-LISTENING/.test(s.stdout), 5000, 'the extra listener');
+  assert.ok(lstatSync(path).isSocket());
+  assert.is(lstatSync(path).uid, NOBODY, 'the socket is the worker\'s, as if it had bound it');
+  await s.stop();
+  // The race no client can win on cue: between the master's bind and its chown, the worker (who
+  // may write run/) puts a symlink to a root file where the socket was. The master's own step,
+  // run on what the worker left there: the link is the worker's, its target stays root's.
+  const { giveToWorker } = await importSource('src/master/worker-binds.ts');
+  const victim = join(base, 'victim');
+  const swapped = join(run, 'swapped.sock');
+  symlinkSync(victim, swapped);
+  giveToWorker(swapped, { uid: NOBODY, gid: NOBODY });
+  assert.is(statSync(victim).uid, 0, 'the symlink\'s target was given to the worker');
+  assert.is(lstatSync(swapped).uid, NOBODY);
 });
 
 test('1. a worker cannot ask the master for a file descriptor (fd://N)', async () => {
@@ -207,6 +236,72 @@ test('3. HTTP/2: a stream that sends 1 of 100 body bytes is reset at request_tim
   }
 });
 
+/** One raw HTTP/2 frame (RFC 9113 4.1). */
+const h2frame = (type, flags, stream, payload = Buffer.alloc(0)) => {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+};
+const H2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2frame(4, 0, 0)]);
+/** HPACK: GET, http, /, :authority x (static table indexes and one literal). */
+const GET_BLOCK = Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x78]);
+const [HEADERS, END_STREAM, END_HEADERS] = [1, 0x1, 0x4];
+
+/** The frame types and stream ids in `data`, in order. */
+function h2frames(data) {
+  const frames = [];
+  for (let at = 0; at + 9 <= data.length; at += 9 + data.readUIntBE(at, 3)) frames.push({ type: data[at + 3], stream: data.readUInt32BE(at + 5) & 0x7fffffff });
+  return frames;
+}
+
+test('3. HTTP/2: a header block left open (HEADERS without END_HEADERS, no CONTINUATION) is cut at header_timeout, keep_alive 0; the worker serves on', async () => {
+  const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', '--keep-alive', '0', '--header-timeout', '2', ECHO], { workers: 1 });
+  const [worker] = s.workers();
+  /** A trusted (h2c) connection: `opening` at once, `stall` once `ready(data)` holds; resolves ms from the stall to the close, or null. */
+  const stalled = (opening, stall, ready = () => true) => new Promise((resolve) => {
+    const socket = net.connect(s.port, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    let since = null;
+    const timer = setTimeout(() => { socket.destroy(); resolve(null); }, 9000);
+    socket.on('error', () => {});
+    socket.on('data', (c) => {
+      data = Buffer.concat([data, c]);
+      if (since === null && ready(data)) { since = Date.now(); socket.write(stall); }
+    });
+    socket.on('close', () => { clearTimeout(timer); resolve(since === null ? -1 : Date.now() - since); });
+    socket.write(opening);
+  });
+  const open = h2frame(HEADERS, END_STREAM, 1, GET_BLOCK.subarray(0, 3));
+  const t = [
+    // The first request's block, never finished.
+    stalled(H2_PREFACE, open),
+    // A request served, then the next one's block left open.
+    stalled(Buffer.concat([H2_PREFACE, h2frame(HEADERS, END_STREAM | END_HEADERS, 1, GET_BLOCK)]),
+      h2frame(HEADERS, END_STREAM, 3, GET_BLOCK.subarray(0, 3)), (data) => h2frames(data).some((f) => f.type === HEADERS && f.stream === 1)),
+  ];
+  // While they stall, other clients are served, over HTTP/1.1 and HTTP/2.
+  await sleep(1000);
+  assert.is((await request(s.port)).status, 200);
+  const h2 = await new Promise((resolve) => {
+    const session = http2.connect(`http://127.0.0.1:${s.port}`);
+    session.on('error', () => resolve(null));
+    const stream = session.request({ ':path': '/h2' });
+    stream.on('response', (h) => { resolve(h[':status']); session.close(); });
+    stream.on('error', () => resolve(null));
+    stream.resume();
+  });
+  assert.is(h2, 200);
+  const [first, later] = await Promise.all(t);
+  assert.ok(first !== null && first >= 1500 && first < 5000, `an unfinished first header block: closed after ${first} ms`);
+  assert.ok(later !== null && later >= 1500 && later < 5000, `an unfinished later header block: closed after ${later} ms`);
+  assert.is((await request(s.port)).status, 200);
+  assert.equal(s.workers(), [worker], 'the same worker serves on');
+  await s.stop();
+});
+
 test('3. HTTP/2 rapid reset and SETTINGS flood: the connection is cut or absorbed, the worker serves on', async () => {
   const s = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', ECHO], { workers: 1 });
   const [worker] = s.workers();
@@ -270,6 +365,22 @@ test('4. TLS: a connection that never sends a ClientHello is closed at the hands
   assert.is(code, 0);
   assert.ok(Date.now() - t0 < 8000, `stop took ${Date.now() - t0} ms`);
   await pending;
+});
+
+test('4. PROXY preamble and h2c preface: a trusted connection that sends nothing (or half a preamble) is closed at header_timeout', async () => {
+  const silent = (port, bytes) => closedAfter(port, { bytes, ms: 8000 });
+  const proxy = await startServer(['-w', '1', '--proxy-protocol', '--header-timeout', '2', ECHO], { workers: 1 });
+  const [nothing, half] = await Promise.all([silent(proxy.port), silent(proxy.port, 'PROXY TCP4 6.6.6.6 ')]);
+  assert.ok(nothing !== null && nothing >= 1500 && nothing < 5000, `PROXY, nothing sent: closed after ${nothing} ms`);
+  assert.ok(half !== null && half >= 1500 && half < 5000, `PROXY, half a preamble: closed after ${half} ms`);
+  assert.is((await request(proxy.port)).status, 200);
+  await proxy.stop();
+  const h2c = await startServer(['-w', '1', '--http2-cleartext', 'prior-knowledge', '--header-timeout', '2', ECHO], { workers: 1 });
+  const [none, partial] = await Promise.all([silent(h2c.port), silent(h2c.port, 'PRI * HTTP/2.0\r\n')]);
+  assert.ok(none !== null && none >= 1500 && none < 5000, `h2c, nothing sent: closed after ${none} ms`);
+  assert.ok(partial !== null && partial >= 1500 && partial < 5000, `h2c, half a preface: closed after ${partial} ms`);
+  assert.is((await request(h2c.port)).status, 200);
+  await h2c.stop();
 });
 
 // ---- 5. worker_connections ----------------------------------------------------------------------
@@ -398,7 +509,24 @@ function control(path, bytes, { end = true, ms = 8000 } = {}) {
   });
 }
 
-test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow and flooding requests get error replies; the master runs on', async () => {
+/** Sends `pieces` to a unix socket one every `everyMs` (until closed), resolves the reply and when it came. */
+function drip(path, pieces, { everyMs, ms = 10000 } = {}) {
+  return new Promise((resolve) => {
+    const socket = net.connect(path);
+    const started = Date.now();
+    let data = '';
+    let timer;
+    const done = (timedOut) => { clearTimeout(timer); clearInterval(sender); socket.destroy(); resolve({ data, ms: Date.now() - started, timedOut }); };
+    timer = setTimeout(() => done(true), ms);
+    let next = 0;
+    const sender = setInterval(() => { if (next < pieces.length && socket.writable) socket.write(pieces[next++]); }, everyMs);
+    socket.on('data', (c) => { data += c; });
+    socket.on('error', () => {});
+    socket.on('close', () => done(false));
+  });
+}
+
+test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow (dripped too) and flooding requests get error replies; the master runs on', async () => {
   const sock = join(tempApp({}), 'ctl.sock');
   const s = await startServer(['-w', '1', '--control-socket', sock, ECHO], { workers: 1 });
   const malformed = ['null\n', '[]\n', '"status"\n', '42\n', 'true\n', '{}\n', '{"command":5}\n', '{"command":"status","n":"x"}\n',
@@ -414,14 +542,29 @@ test('8. control socket fuzz: malformed, wrong-shaped, too long, too slow and fl
   }
   const long = await control(sock, 'x'.repeat(70 * 1024), { end: false });
   assert.match(long.data, /"ok":false.*longer than/);
-  const slow = await control(sock, '{"command":', { end: false });
-  assert.match(slow.data, /"ok":false.*no complete request/);
+  // The cap is on the whole request: 64 KiB without a newline, then the rest of the line.
+  const split = await drip(sock, ['x'.repeat(64 * 1024 - 10), `${'x'.repeat(100)}\n`], { everyMs: 100 });
+  assert.match(split.data, /"ok":false.*longer than 65536 bytes/);
+  // Too slow: one deadline from the connection, however the bytes trickle in. A request that
+  // stops, and 14 that drip a byte every 400 ms (an idle timeout would wait on them for ever, and
+  // 16 would take every slot), are all answered at 5 s.
+  await sleep(100);
+  const slow = [drip(sock, ['{"command":'], { everyMs: 10 })];
+  for (let i = 0; i < 14; i++) slow.push(drip(sock, [...'{"command": "status"                         '], { everyMs: 400 }));
+  for (const r of await Promise.all(slow)) {
+    assert.match(r.data, /"ok":false.*no complete request within 5 s/, JSON.stringify(r));
+    assert.ok(r.ms >= 4500 && r.ms < 7500, `answered after ${r.ms} ms`);
+  }
   // A flood: 60 connections at once that say nothing; then a real request is still answered.
   const flood = Array.from({ length: 60 }, () => control(sock, '', { end: false, ms: 9000 }));
   const busy = await Promise.all(flood);
   assert.ok(busy.some((r) => /busy/.test(r.data)), 'connections over the cap get a busy reply');
-  const status = JSON.parse((await control(sock, '{"command":"status"}\n')).data);
-  assert.is(status.ok, true);
+  // The flood's last slots are freed as the master reads their clients' FINs, which may come
+  // after the next connection: a busy reply is asked again, for a second at most.
+  let reply;
+  await waitFor(async () => !/busy/.test((reply = (await control(sock, '{"command":"status"}\n')).data)), 1000, 'a slot after the flood').catch(() => {});
+  const status = JSON.parse(reply);
+  assert.is(status.ok, true, reply);
   assert.is(status.master.pid, s.pid);
   assert.ok(s.child.exitCode === null, 'the master is running');
   assert.is((await request(s.port)).status, 200);
@@ -467,7 +610,7 @@ const idsOf = (pid) => {
 };
 
 test('9. a numeric --user without --group: workers take the gid of its passwd entry, never gid 0', async () => {
-  if (!ROOT) return;
+  if (!asRoot('numeric --user')) return;
   const s = await startServer(['-w', '1', '-u', '65534', join(FIXTURES, 'pid.js')], { workers: 1 });
   for (const pid of s.workers()) assert.equal(idsOf(pid), { uid: 65534, gid: 65534 });
   await s.stop();
@@ -493,6 +636,34 @@ test('9. the pidfile replaces a symlink at its path rather than writing through 
   assert.match(s.log, /cannot write log \S+access\.log/);
   assert.is((await request(s.port)).status, 200);
   await s.stop();
+});
+
+test('9. a log file in a directory another user owns (a worker\'s 0755 directory) follows no symlink', async () => {
+  if (!asRoot('log files in another user\'s directory')) return;
+  const dir = openApp({ 'victim': 'precious\n' });
+  const theirs = join(dir, 'theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  chownSync(theirs, NOBODY, NOBODY);
+  // What the directory's owner could plant: links to a file only root may write.
+  symlinkSync(join(dir, 'victim'), join(theirs, 'error.log'));
+  symlinkSync(join(dir, 'victim'), join(theirs, 'access.log'));
+  const port = await freePort();
+  const s = await startServer(['-w', '1', '-b', `127.0.0.1:${port}`, '--error-logfile', join(theirs, 'error.log'),
+    '--access-logfile', join(theirs, 'access.log'), ECHO]);
+  await waitFor(async () => (await request(port).catch(() => null))?.status === 200, 10000, 'the server to serve');
+  await sleep(200);
+  assert.is(readFileSync(join(dir, 'victim'), 'utf8'), 'precious\n', 'the symlink target was written');
+  assert.match(s.log, /cannot write log \S+theirs\/error\.log: ELOOP/);
+  assert.match(s.log, /cannot write log \S+theirs\/access\.log: ELOOP/);
+  await s.stop();
+  // In root's own 0755 directory, a link (an operator's) is followed as before.
+  const own = join(dir, 'own');
+  mkdirSync(own, { mode: 0o755 });
+  symlinkSync(join(dir, 'victim'), join(own, 'error.log'));
+  const port2 = await freePort();
+  const t = await startServer(['-w', '1', '-b', `127.0.0.1:${port2}`, '--error-logfile', join(own, 'error.log'), ECHO]);
+  await waitFor(() => /Listening at/.test(readFileSync(join(dir, 'victim'), 'utf8')), 10000, 'the log written through the operator\'s link');
+  await t.stop();
 });
 
 test('9. access log atoms escape control characters as nginx does: a newline in the Basic-auth user cannot forge a line', async () => {

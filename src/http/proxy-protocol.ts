@@ -135,15 +135,13 @@ function setPeer(socket: net.Socket, header: ProxyHeader): void {
   Object.defineProperty(socket, 'remoteFamily', { value: header.family, configurable: true });
 }
 
-/** Longest a trusted peer may take to send its preamble (or its first bytes). */
-export const PREAMBLE_TIMEOUT_MS = 10_000;
-
 /**
  * Reads a connection's first bytes; strips a preamble if there is one and sets the peer from
  * it, then gives the socket, with the bytes that followed put back, to `next` (which hands it
- * to http). A malformed preamble, or nothing within `timeoutMs`, destroys the socket.
+ * to http). A malformed preamble, or nothing within `timeoutMs` (the caller's: header_timeout,
+ * at most 10 s), destroys the socket.
  */
-export function readPreamble(socket: net.Socket, next: (socket: net.Socket) => void, timeoutMs = PREAMBLE_TIMEOUT_MS): void {
+export function readPreamble(socket: net.Socket, next: (socket: net.Socket) => void, timeoutMs: number): void {
   readStart(socket, timeoutMs, (buf) => {
     const result = parseProxyHeader(buf);
     return result === MORE ? UNDECIDED : result;

@@ -10,15 +10,18 @@ import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
- * Flags to open a log file with. In a directory others may write (group or world), a symlink at
- * the path could point anywhere the master (often root) may write: it is not followed (O_NOFOLLOW;
- * the open fails with ELOOP, said once on stderr). Elsewhere (/dev/stdout, a link an operator
- * made in /var/log) links are followed as usual.
+ * Flags to open a log file with. In a directory someone else may write — group or world, or
+ * owned by a user other than root and this process's own (a worker's 0755 directory) — a symlink
+ * at the path could point anywhere the master (often root) may write: it is not followed
+ * (O_NOFOLLOW; the open fails with ELOOP, said once on stderr). Elsewhere (/dev/stdout, a link an
+ * operator made in /var/log) links are followed as usual.
  */
 export function logOpenFlags(path: string): number {
   const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
   try {
-    if ((statSync(dirname(path)).mode & 0o022) !== 0) return flags | constants.O_NOFOLLOW;
+    const dir = statSync(dirname(path));
+    const othersWrite = (dir.mode & 0o022) !== 0 || (dir.uid !== 0 && dir.uid !== process.getuid?.());
+    if (othersWrite) return flags | constants.O_NOFOLLOW;
   } catch { /* the open says what is wrong */ }
   return flags;
 }

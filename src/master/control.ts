@@ -6,7 +6,8 @@
 //   {"command":"decr"} {"command":"reopen-logs"} {"command":"stop","quick":false}
 // Each command is a call to the arbiter's own handler of the matching signal. Nothing a client
 // sends can take the master down: a request that is not JSON, JSON of the wrong shape, too long
-// (64 KiB), too slow (5 s) or one connection too many (16 at once) gets an error reply.
+// (64 KiB in all), not complete 5 s after the connection (however its bytes trickle in) or one
+// connection too many (16 at once) gets an error reply.
 import { chmodSync, existsSync, lstatSync, unlinkSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { BindError } from '../http/listeners';
@@ -109,10 +110,14 @@ export async function startControl(arbiter: Arbiter, path: string, log: Logger, 
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});
     let answered = false;
+    // One deadline per request, from the connection: an idle timeout (socket.setTimeout) starts
+    // again at every byte, so a client dripping one byte every few seconds would hold its slot
+    // for ever, and MAX_CONNECTIONS of them would lock `narwhal ctl` out.
+    let deadline: NodeJS.Timeout | undefined;
     const reply = (r: Reply, after?: () => void) => {
       if (answered) return;
       answered = true;
-      socket.setTimeout(0);
+      clearTimeout(deadline);
       if (socket.writable) socket.end(`${JSON.stringify(r)}\n`, () => after?.());
       else socket.destroy();
       // A peer that keeps its side open (or keeps sending) is not waited for.
@@ -123,22 +128,27 @@ export async function startControl(arbiter: Arbiter, path: string, log: Logger, 
       socket.once('close', () => { open--; });
       return reply({ ok: false, error: `busy: ${MAX_CONNECTIONS} control requests are in progress` });
     }
-    socket.once('close', () => { open--; });
-    let data = '';
-    socket.setTimeout(REQUEST_TIMEOUT_MS, () => reply({ ok: false, error: `no complete request within ${REQUEST_TIMEOUT_MS / 1000} s` }));
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
+    socket.once('close', () => { open--; clearTimeout(deadline); });
+    deadline = setTimeout(() => reply({ ok: false, error: `no complete request within ${REQUEST_TIMEOUT_MS / 1000} s of connecting` }), REQUEST_TIMEOUT_MS);
+    // Bytes, not text: the cap counts what was sent, and a character split between two chunks
+    // is decoded whole. Each chunk is searched once for the newline (no rescan from byte 0).
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const tooLong = () => {
+      reply({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` });
+      socket.pause();
+      chunks.length = 0;
+    };
+    socket.on('data', (chunk: Buffer) => {
       if (answered) return;
-      const end = chunk.indexOf('\n');
-      if (end >= 0) return answer(data + chunk.slice(0, end));
-      data += chunk;
-      if (data.length > MAX_REQUEST_BYTES) {
-        reply({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` });
-        socket.pause();
-        data = '';
-      }
+      const end = chunk.indexOf(0x0a);
+      // The cap is on the whole request, the chunk that ends it included.
+      if (size + (end >= 0 ? end : chunk.length) > MAX_REQUEST_BYTES) return tooLong();
+      if (end >= 0) return answer(Buffer.concat([...chunks, chunk.subarray(0, end)]).toString('utf8'));
+      chunks.push(chunk);
+      size += chunk.length;
     });
-    socket.on('end', () => answer(data));
+    socket.on('end', () => answer(Buffer.concat(chunks).toString('utf8')));
     const answer = (line: string) => {
       if (answered) return;
       const req = parseControlRequest(line);

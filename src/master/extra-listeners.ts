@@ -3,13 +3,12 @@
 // shares the listening socket with every worker that asks, as node:cluster's primary shares its
 // workers' listen(). The workers accept on it themselves; narwhal's limits, logs and metrics do
 // not apply to it. The sockets live as long as the master.
-import { chownSync } from 'node:fs';
 import { constants } from 'node:os';
 import { BindError, bindOne, closeAll, type Listener } from '../http/listeners';
 import type { Logger } from '../log/logger';
 import type { WorkerIdentity } from '../platform/users';
 import type { WorkerHandle } from './worker-handle';
-import { checkWorkerBind, separated } from './worker-binds';
+import { checkWorkerBind, giveToWorker } from './worker-binds';
 
 const EINVAL = -22;
 
@@ -49,9 +48,7 @@ export class ExtraListeners {
     if (!address.startsWith(':')) {
       const l = await bindOne(address);
       // A socket file the worker would have made is the worker's, as if it had made it.
-      if (l.unixPath && separated(this.identity)) {
-        try { chownSync(l.unixPath, this.identity?.uid ?? -1, this.identity?.gid ?? -1); } catch { /* left as bound */ }
-      }
+      if (l.unixPath) giveToWorker(l.unixPath, this.identity);
       return l;
     }
     try {

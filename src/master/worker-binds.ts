@@ -4,7 +4,7 @@
 // itself: no privileged port, no unix socket in a directory the worker may not write, no file
 // in the way that is not a stale socket the worker could remove. A file descriptor (fd://N) is
 // never the worker's to ask for: it would name one of the master's own.
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { lchownSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseAddress, unixSocketInUse } from '../http/listeners';
 import type { WorkerIdentity } from '../platform/users';
@@ -86,4 +86,17 @@ export async function checkWorkerBind(address: string, identity: WorkerIdentity 
     if (dir === dirname(dir)) break;
   }
   return null;
+}
+
+/**
+ * Gives the unix socket the master bound for a worker to the worker's identity, as if the worker
+ * had made it. lchown, not chown: the worker may write the directory, so between bind and this
+ * call it could put a symlink where the socket was, and a chown by root would give the worker
+ * the link's target (/etc/shadow). A link swapped in is what gets the worker's owner, nothing else.
+ * Not covered: a directory above the socket that the worker may also write, swapped for a link in
+ * the same instant (Node has no fchownat; binding with the worker's credentials would close it).
+ */
+export function giveToWorker(path: string, identity: WorkerIdentity | undefined): void {
+  if (!separated(identity)) return;
+  try { lchownSync(path, identity?.uid ?? -1, identity?.gid ?? -1); } catch { /* left as bound */ }
 }

@@ -24,18 +24,26 @@ import { shedIdle, type HandOver } from './shed';
 import type { RequestGate } from './instrument/request-gate';
 import type { ServedProtocols } from './http-versions';
 
-/** How long a cleartext connection may take to say whether it is HTTP/2 (Node's headersTimeout). */
-const PREFACE_TIMEOUT_MS = 60_000;
-
-/** The most a TLS handshake takes from a real client, even on a poor link (Node's default is 120 s). */
+/**
+ * The most a TLS handshake or a PROXY preamble takes from a real client or proxy, even on a poor
+ * link (Node's handshake default is 120 s; a proxy sends its preamble with the connection).
+ */
 const MAX_HANDSHAKE_MS = 10_000;
 
 /**
- * How long a client gets to complete its TLS handshake: header_timeout, at most 10 s, so that
- * a connection that never sends a ClientHello neither lives for Node's 120 s nor holds a drain.
+ * How long a client gets to complete its TLS handshake, and a trusted peer to send its PROXY
+ * preamble: header_timeout, at most 10 s, so that a connection that never sends a ClientHello
+ * (or a preamble) neither lives for Node's 120 s (or a fixed 10 s) nor holds a drain.
  */
 export const handshakeTimeoutMs = (headerTimeout: number): number =>
   headerTimeout > 0 ? Math.min(MAX_HANDSHAKE_MS, Math.round(headerTimeout * 1000)) : MAX_HANDSHAKE_MS;
+
+/**
+ * How long a cleartext connection may take to say whether it is HTTP/2: its first bytes are
+ * its first request's, so header_timeout, as Node's headersTimeout gives a connection without
+ * h2c (60 s, Node's default, when header_timeout is 0).
+ */
+export const prefaceTimeoutMs = (headerTimeout: number): number => Math.round((headerTimeout || 60) * 1000);
 
 /** Starts a listening socket of narwhal's own, outside the listen() adoption rule. */
 export type ListenDirectly = (server: net.Server, options: net.ListenOptions & { fd?: number }, backlog: number, cb: () => void) => void;
@@ -154,7 +162,7 @@ export class ConnectionFeed {
         for (let i = head.length - 1; i >= 0; i--) socket.unshift(head[i]!);
         this.handOn(socket);
       });
-    });
+    }, handshakeTimeoutMs(this.settings.header_timeout));
   }
 
   /** An HTTP/2 connection (`raw`: its TCP socket) for the bridge. */
@@ -169,7 +177,7 @@ export class ConnectionFeed {
     if (this.tlsFront) return void this.tlsFront.emit('connection', socket);
     // h2c for an http.Server: only trusted peers (a proxy) may open with the preface.
     if (this.bridge && this.protocols.h2c && this.requestGate.isTrusted(socket)) {
-      return readPreface(socket, PREFACE_TIMEOUT_MS, (h2) => (h2 ? this.toBridge(socket, socket) : deliverConnection(this.requestGate.server, socket)));
+      return readPreface(socket, prefaceTimeoutMs(this.settings.header_timeout), (h2) => (h2 ? this.toBridge(socket, socket) : deliverConnection(this.requestGate.server, socket)));
     }
     deliverConnection(this.requestGate.server, socket);
   }

@@ -9,6 +9,7 @@ import type tls from 'node:tls';
 import { closeAfterResponse } from '../../platform/node/http';
 import { tlsParent } from '../../platform/node/tls';
 import type { HttpCounters } from './counters';
+import { Http2HeaderSweep } from './http2-header-sweep';
 import { Http2IdleSweep } from './http2-idle-sweep';
 import { closeSession } from './http2-session';
 import {
@@ -23,14 +24,16 @@ export class Connections implements ConnectionOwner {
   /** The drain's closeIdle: shutdown (close idle connections now) rather than a recycle. */
   private closingIdle = false;
   private readonly idleSweep: Http2IdleSweep;
+  private readonly headerSweep: Http2HeaderSweep;
   private onIdle: (() => void) | null = null;
   /** Shed connections whose descriptors are not yet written to the master. */
   private handingOver = 0;
   /** Wait only for connections still speaking HTTP (stage 1 of a drain), or for all. */
   private idleWhenHttpDone = false;
 
-  constructor(private readonly keepAliveS: number, private readonly counters: HttpCounters) {
+  constructor(private readonly keepAliveS: number, private readonly counters: HttpCounters, headerTimeoutS = 0) {
     this.idleSweep = new Http2IdleSweep(this.sockets, keepAliveS);
+    this.headerSweep = new Http2HeaderSweep(this.sockets, headerTimeoutS);
   }
 
   /** Counts a connection for drain(): which are busy, and when the last one has closed. */
@@ -98,6 +101,7 @@ export class Connections implements ConnectionOwner {
     (session as unknown as { [kConn]: TrackedSocket })[kConn] = conn;
     if (this.draining) this.drainSession(conn, session);
     this.idleSweep.start();
+    this.headerSweep.watch(conn, session);
   }
 
   /** A connection the app took over ('upgrade', 'connect'): no longer waited for as HTTP. */

@@ -5,7 +5,8 @@
 // counted as 408; the connection's other streams go on. Streams without a body (END_STREAM on
 // the HEADERS frame: every GET) are never watched. One sweep timer per worker, no listener or
 // timer per stream. (Headers: nghttp2 hands over a stream only once its header block is
-// complete; a session that never completes one is closed by the keep_alive sweep, http2-idle-sweep.ts.)
+// complete; a session that does not complete one within header_timeout is closed by
+// http2-header-sweep.ts.)
 import type http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 

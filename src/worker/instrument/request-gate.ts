@@ -65,7 +65,7 @@ export class RequestGate implements ResponseOwner {
     /** --statsd-host: a timing and two counters per response. */
     private readonly stats: Statsd | null = null,
   ) {
-    this.connections = new Connections(settings.keep_alive, counters);
+    this.connections = new Connections(settings.keep_alive, counters, settings.header_timeout);
     this.metrics = Boolean(settings.admin_bind);
     this.limits = requestLimits(settings);
     this.trustAll = settings.forwarded_allow_ips.includes('*');

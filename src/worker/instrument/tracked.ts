@@ -27,6 +27,11 @@ export const kSession = Symbol('narwhal.http2Session');
 export const kGoawayNext = Symbol('narwhal.goawayOnNextRequest');
 /** Requests an HTTP/2 connection had served at the last idle sweep. */
 export const kSwept = Symbol('narwhal.servedAtLastSweep');
+/** The highest HTTP/2 stream id Node has handed over (its header block complete). */
+export const kLastStream = Symbol('narwhal.lastCompleteStream');
+/** The HTTP/2 header block waited for (its stream id; 0: the first) and since when (ms). */
+export const kHeadersBlock = Symbol('narwhal.headerBlockAwaited');
+export const kHeadersSince = Symbol('narwhal.headerBlockSince');
 
 export interface ConnectionOwner {
   untrack(socket: TrackedSocket): void;
@@ -36,6 +41,7 @@ export type TrackedSocket = net.Socket & {
   [kActive]: number; [kServed]: number; [kTrusted]?: boolean; [kUpgraded]?: boolean;
   [kConn]?: TrackedSocket; [kTls]?: tls.TLSSocket; [kSession]?: http2.ServerHttp2Session; [kGoawayNext]?: boolean;
   [kSwept]?: number; [kTracker]?: ConnectionOwner;
+  [kLastStream]?: number; [kHeadersBlock]?: number; [kHeadersSince]?: number;
 };
 
 /** The tracked connection a request's socket belongs to (itself, or the TCP socket under TLS). */
