@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import net from 'node:net';
-import { FIXTURES, killAll, startServer, waitFor, sleep } from './helpers/server.mjs';
+import { FIXTURES, killAll, request, startServer, waitFor, sleep } from './helpers/server.mjs';
 
 const APP = join(FIXTURES, 'pid.js');
 test.after(killAll);
@@ -78,7 +78,7 @@ async function holders(conns) {
 }
 
 test('idle keep-alive connections on one worker are spread when another joins; each connection keeps serving', async () => {
-  const { s, conns } = await connectionsOnOneWorker([], 40);
+  const { s, conns } = await connectionsOnOneWorker(['--admin-bind', '127.0.0.1:0'], 40);
   let count;
   await waitFor(async () => {
     count = await holders(conns);
@@ -89,6 +89,15 @@ test('idle keep-alive connections on one worker are spread when another joins; e
   // Nothing was lost on the way: every connection still answers, none was closed.
   await holders(conns);
   assert.ok(conns.every((c) => !c.closed));
+  // /metrics: each worker's connections, and how many were moved.
+  const admin = Number((await s.waitForLog(/Admin server at: http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  let text = '';
+  await waitFor(async () => {
+    text = (await request(admin, '/metrics')).body;
+    const held = [...text.matchAll(/^narwhal_worker_connections\{pid="\d+"\} (\d+)$/gm)].map((m) => Number(m[1]));
+    return held.length === 2 && Math.min(...held) >= 18 && held.reduce((a, b) => a + b, 0) === 40;
+  }, 5000, `each worker's connections in /metrics (${text.split('\n').filter((l) => l.includes('connections')).join(' ')})`);
+  assert.ok(Number(/^narwhal_connections_balanced_total (\d+)$/m.exec(text)[1]) >= 18);
   for (const c of conns) c.close();
   await s.stop();
 });

@@ -38,14 +38,14 @@ test('status lists every worker pid with state, age, requests, RSS and lag, and 
   const text = await ctl(['--control-socket', sock, 'status']);
   assert.is(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`^master ${s.pid}: running, target 2 workers, shared`));
-  assert.match(text.stdout, /^PID +STATE +AGE +REQUESTS +RSS +LAG$/m);
+  assert.match(text.stdout, /^PID +STATE +AGE +REQUESTS +CONNS +RSS +LAG$/m);
   for (const pid of workers) assert.match(text.stdout, new RegExp(`^${pid} +ready +\\d+s +\\d+ +\\d+\\.\\d MB +\\d+\\.\\d ms$`, 'm'));
   const json = JSON.parse((await ctl(['--control-socket', sock, 'status', '--json'])).stdout);
   assert.is(json.master.pid, s.pid);
   assert.is(json.master.target, 2);
   assert.equal(json.workers.map((w) => w.pid).sort(), [...workers].sort());
   for (const w of json.workers) {
-    assert.equal(Object.keys(w).sort(), ['age_s', 'cpu_s', 'heap_limit_bytes', 'heap_used_bytes', 'in_flight', 'lag_s', 'pid', 'requests', 'retiring', 'rss_bytes', 'state']);
+    assert.equal(Object.keys(w).sort(), ['age_s', 'connections', 'cpu_s', 'heap_limit_bytes', 'heap_used_bytes', 'in_flight', 'lag_s', 'pid', 'requests', 'retiring', 'rss_bytes', 'state']);
     assert.is(w.state, 'ready');
     assert.ok(w.rss_bytes > 1e6);
     assert.ok(w.heap_used_bytes > 0 && w.heap_used_bytes < w.heap_limit_bytes, `heap ${w.heap_used_bytes} of ${w.heap_limit_bytes}`);

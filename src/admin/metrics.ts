@@ -118,6 +118,9 @@ export function createMetrics(arbiter: Arbiter, isReady: () => boolean): { regis
   define('narwhal_worker_heap_limit_bytes', 'gauge', "V8 heap size limit of each worker (with --threads, the sum of its event loops')", perWorker((w) => w.stats.heapLimit));
   define('narwhal_worker_heap_used_bytes', 'gauge', "V8 heap in use by each worker (with --threads, the sum of its event loops')",
     perWorker((w) => w.stats.heapUsed ?? 0));
+  define('narwhal_worker_connections', 'gauge', 'Open client connections of each worker', perWorker((w) => w.stats.connections ?? 0));
+  define('narwhal_connections_balanced_total', 'counter', 'Idle keep-alive connections moved from a fuller worker to an emptier one (--balance-connections)',
+    () => [{ value: arbiter.snapshot.balanced }]);
   define('narwhal_worker_requests_in_flight', 'gauge', 'HTTP requests each worker is serving right now (0: idle)', perWorker((w) => w.stats.inFlight));
   define('narwhal_worker_event_loop_lag_seconds', 'gauge', 'Event-loop lag (p99 over the last heartbeat interval) of each worker',
     perWorker((w) => w.stats.lag));

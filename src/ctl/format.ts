@@ -14,12 +14,12 @@ export function formatStatus(status: PoolStatus): string {
   ];
   const lag = (s: number) => `${(s * 1000).toFixed(1)} ms`;
   // --threads: a row per event loop under its worker's row (thread 0 is the process's own loop).
-  const rows = [['PID', 'STATE', 'AGE', 'REQUESTS', 'RSS', 'LAG'], ...status.workers.flatMap((w) => [[
+  const rows = [['PID', 'STATE', 'AGE', 'REQUESTS', 'CONNS', 'RSS', 'LAG'], ...status.workers.flatMap((w) => [[
     String(w.pid), w.retiring && w.state !== 'draining' ? `${w.state} (retiring: ${w.retiring})` : w.state, seconds(w.age_s),
-    String(w.requests), `${(w.rss_bytes / 1e6).toFixed(1)} MB`, lag(w.lag_s),
+    String(w.requests), String(w.connections), `${(w.rss_bytes / 1e6).toFixed(1)} MB`, lag(w.lag_s),
   ], ...(w.threads ?? []).map((t) => [
     `  thread ${t.thread}`, t.restarts > 0 ? `${t.state} (restarts: ${t.restarts})` : t.state, seconds(t.age_s),
-    String(t.requests), `heap ${(t.heap_used_bytes / 1e6).toFixed(1)} MB`, lag(t.lag_s),
+    String(t.requests), '', `heap ${(t.heap_used_bytes / 1e6).toFixed(1)} MB`, lag(t.lag_s),
   ])])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());

@@ -1,5 +1,5 @@
-// The shared socket's balance (and reuseport's). A few times a second the master asks every
-// ready worker how many connections it holds (a report, as a /metrics scrape does: answers that
+// The shared socket's balance (and reuseport's). A few times a second, while any worker holds
+// connections, the master asks every ready worker how many it holds (a report, as a /metrics scrape does: answers that
 // left the workers at about the same moment, where heartbeats run on each worker's own clock);
 // the policy (policy.ts, balanceSheds) names the workers holding clearly more than their share,
 // and each is asked to shed that many idle keep-alive connections. A shed connection comes back
@@ -29,6 +29,8 @@ export class ConnectionBalance {
   private inRound = false;
   /** Connections handed to each worker this round (its report does not count them). */
   private readonly given = new Map<number, number>();
+  /** Connections moved since the master started. */
+  handedOver = 0;
 
   constructor(private readonly readyWorkers: () => WorkerHandle[], private readonly log: Logger) {}
 
@@ -48,7 +50,9 @@ export class ConnectionBalance {
   }
 
   private async round(): Promise<void> {
-    if (this.inRound || this.readyWorkers().length < 2) return;
+    const ready = this.readyWorkers();
+    // An idle pool costs nothing: heartbeats (every second at most) say when connections come.
+    if (this.inRound || ready.length < 2 || ready.every((w) => !w.stats.connections)) return;
     this.inRound = true;
     try {
       const asked = this.readyWorkers();
@@ -71,7 +75,10 @@ export class ConnectionBalance {
     if (!to) return handle.close();
     this.given.set(to.pid, (this.given.get(to.pid) ?? 0) + 1);
     to.send({ t: 'conn', listener: 0, served }, handle, (err) => {
-      if (!err) return handle.close();
+      if (!err) {
+        this.handedOver++;
+        return handle.close();
+      }
       // Not written (the worker is gone): the next one.
       this.moved(from, handle, served, new Set([...failed, to]));
     });

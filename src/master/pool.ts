@@ -33,6 +33,8 @@ export interface PoolSnapshot {
   readonly workers: readonly WorkerSnapshot[];
   readonly counts: Readonly<Record<Exclude<WorkerState, 'exited'>, number>>;
   readonly restarts: Readonly<Record<RestartReason, number>>;
+  /** Connections the balance moved between workers (balance.ts). */
+  readonly balanced: number;
   /** Below target for longer than --degraded-after; null while healthy. */
   readonly degraded: DegradedDetail | null;
   /** The last worker (or thread) exit or failed boot nobody asked for, if any. */
@@ -155,7 +157,7 @@ export class Pool {
     const workers = [...this.workers.values()].sort((a, b) => a.age - b.age).map((w) => w.snapshot());
     return Object.freeze({
       phase, target: this.target, distribution: this.distribution,
-      listeners: this.listeners.map((l) => l.url), workers, counts: this.counts(), restarts: { ...this.restarts }, degraded: this.degraded,
+      listeners: this.listeners.map((l) => l.url), workers, counts: this.counts(), restarts: { ...this.restarts }, balanced: this.balance.handedOver, degraded: this.degraded,
       lastFailure: this.lastFailure,
     });
   }

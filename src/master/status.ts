@@ -13,6 +13,8 @@ export interface WorkerStatus {
   age_s: number;
   requests: number;
   in_flight: number;
+  /** Open client connections (the balance evens them out on the shared socket). */
+  connections: number;
   rss_bytes: number;
   heap_used_bytes: number;
   heap_limit_bytes: number;
@@ -38,6 +40,8 @@ export interface PoolStatus {
   master: {
     pid: number; phase: string; uptime_s: number; target: number; distribution: string; listeners: string[];
     version: string; node: string;
+    /** Idle connections the balance moved between workers. */
+    balanced_connections: number;
     restarts: Record<string, number>;
     /** The last worker exit or failed boot nobody asked for. */
     last_failure: string | null;
@@ -59,7 +63,7 @@ export function poolStatus(arbiter: Arbiter): PoolStatus {
       pid: process.pid, phase: pool.phase, uptime_s: Math.round(process.uptime()),
       target: pool.target, distribution: pool.distribution, listeners: [...pool.listeners],
       version: arbiter.version, node: process.version,
-      restarts: { ...pool.restarts }, last_failure: pool.lastFailure, degraded: pool.degraded !== null,
+      restarts: { ...pool.restarts }, balanced_connections: pool.balanced, last_failure: pool.lastFailure, degraded: pool.degraded !== null,
     },
     settings: {
       workers: s.workers, threads: s.threads, distribution: s.distribution, timeout: s.timeout, graceful_timeout: s.graceful_timeout,
@@ -68,7 +72,7 @@ export function poolStatus(arbiter: Arbiter): PoolStatus {
     },
     workers: pool.workers.map((w) => ({
       pid: w.pid, state: w.state, retiring: w.retiring, age_s: Math.round((now - w.spawnedAt) / 1000),
-      requests: w.stats.requests, in_flight: w.stats.inFlight, rss_bytes: w.stats.rss,
+      requests: w.stats.requests, in_flight: w.stats.inFlight, connections: w.stats.connections ?? 0, rss_bytes: w.stats.rss,
       heap_used_bytes: w.stats.heapUsed ?? 0, heap_limit_bytes: w.stats.heapLimit, cpu_s: (w.stats.cpu ?? 0) / 1e6, lag_s: w.stats.lag,
       ...(w.stats.threads ? {
         threads: w.stats.threads.map((t) => ({
