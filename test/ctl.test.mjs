@@ -39,7 +39,7 @@ test('status lists every worker pid with state, age, requests, RSS and lag, and 
   assert.is(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`^master ${s.pid}: running, target 2 workers, shared`));
   assert.match(text.stdout, /^PID +STATE +AGE +REQUESTS +CONNS +RSS +LAG$/m);
-  for (const pid of workers) assert.match(text.stdout, new RegExp(`^${pid} +ready +\\d+s +\\d+ +\\d+\\.\\d MB +\\d+\\.\\d ms$`, 'm'));
+  for (const pid of workers) assert.match(text.stdout, new RegExp(`^${pid} +ready +\\d+s +\\d+ +\\d+ +\\d+\\.\\d MB +\\d+\\.\\d ms$`, 'm'));
   const json = JSON.parse((await ctl(['--control-socket', sock, 'status', '--json'])).stdout);
   assert.is(json.master.pid, s.pid);
   assert.is(json.master.target, 2);
