@@ -21,6 +21,8 @@ export const VARIANTS = {
   gunicorn: { label: 'Gunicorn 20.1 sync (Python WSGI)', group: 'main', peer: true, needs: 'gunicorn' },
   narwhal: { label: 'narwhal (default: shared socket)', group: 'main', peer: false },
   'narwhal-rr': { label: 'narwhal --distribution round-robin', group: 'main', peer: false, base: 'narwhal', args: ['--distribution', 'round-robin'] },
+  // The shared socket without the balance: connections stay where the kernel put them.
+  'narwhal-unbalanced': { label: 'narwhal --balance-connections off', group: 'main', peer: false, base: 'narwhal', args: ['--balance-connections', 'off'] },
   // A reference for memory (worker RSS − a bare process on the same Node), not a peer to beat.
   node24: { label: "node:http on Watt's Node, 1 process (reference)", group: 'watt', peer: false, workers: 1, needs: 'node24' },
   watt: { label: 'Watt 3.67.0 (threads + SO_REUSEPORT)', group: 'watt', peer: true, needs: 'node24' },
@@ -47,7 +49,7 @@ const SMALL = ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'];
 export const SCENARIOS = [
   {
     id: 'hello', title: 'hello world, keep-alive', app: handler('hello.js'), load: {},
-    variants: [...CORE, 'narwhal-rr', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
+    variants: [...CORE, 'narwhal-rr', 'narwhal-unbalanced', 'node24', 'narwhal-bin-reuseport', 'gunicorn'],
     quick: true, quickVariants: ['node', 'cluster-rr', 'pm2', 'narwhal', 'watt', 'narwhal-bin'],
   },
   {
@@ -57,7 +59,7 @@ export const SCENARIOS = [
   },
   {
     id: 'close', title: 'hello world, Connection: close (a connection per request)', app: handler('hello.js'), load: { close: true },
-    variants: [...CORE, 'narwhal-rr', 'narwhal-bin-reuseport', 'gunicorn'],
+    variants: [...CORE, 'narwhal-rr', 'narwhal-unbalanced', 'narwhal-bin-reuseport', 'gunicorn'],
     quick: true, quickVariants: ['node', 'cluster-rr', 'cluster-shared', 'narwhal', 'narwhal-rr'],
   },
   {

@@ -50,14 +50,16 @@ export class Connections implements ConnectionOwner {
   }
 
   /**
-   * Connections that could leave for another worker (worker/shed.ts): plain HTTP/1 with no
-   * request in progress — not TLS, not HTTP/2, not handed to the app (upgrades) — while the
-   * worker is not draining. Whether the parser has read part of a next request is for the caller.
+   * Connections that could leave for another worker (worker/shed.ts): plain HTTP/1 keep-alive
+   * connections between two requests — at least one served (a new connection's first request
+   * is on its way: moving it would cost a hand-over for nothing), none in progress; not TLS, not
+   * HTTP/2, not handed to the app (upgrades) — while the worker is not draining. Whether the
+   * parser has read part of a next request is for the caller.
    */
   *betweenRequests(): Generator<TrackedSocket> {
     if (this.draining) return;
     for (const s of this.sockets) {
-      if (s[kActive] === 0 && !s[kTls] && !s[kSession] && !s[kUpgraded] && !s.destroyed) yield s;
+      if (s[kActive] === 0 && s[kServed] > 0 && !s[kTls] && !s[kSession] && !s[kUpgraded] && !s.destroyed) yield s;
     }
   }
 
