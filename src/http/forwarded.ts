@@ -78,6 +78,13 @@ const DROPPED = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarde
  * peer: from `req.rawHeaders` in place (what the fetch bridge reads), and, only when one was
  * found, from `req.headers` and `req.headersDistinct`.
  */
+/** Whether the request has a forwarded field at all (most have none: no need to know the peer). */
+export function carriesForwarded(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (isForwardedName(raw[i]!)) return true;
+  return false;
+}
+
 export function stripForwarded(req: IncomingMessage): void {
   const raw = req.rawHeaders;
   const n = raw.length;

@@ -14,6 +14,13 @@ interface Waiting {
   since: number;
 }
 
+const kCap = Symbol('narwhal.connectionCap');
+type CappedSocket = net.Socket & { [kCap]?: ConnectionCap };
+
+function onServedClose(this: CappedSocket): void {
+  this[kCap]?.closed();
+}
+
 /** How often the cap's warning may be logged. */
 const WARN_EVERY_MS = 60_000;
 
@@ -54,13 +61,18 @@ export class ConnectionCap {
 
   private serve(socket: net.Socket, next: (socket: net.Socket) => void, paused: boolean): void {
     this.open++;
-    socket.once('close', () => {
-      this.open--;
-      this.release();
-    });
+    // One shared listener, the cap in a field: no closure per connection.
+    (socket as CappedSocket)[kCap] = this;
+    socket.on('close', onServedClose);
     next(socket);
     // http does not resume a stream that was paused explicitly (the pattern of proxy-protocol.ts).
     if (paused) socket.resume();
+  }
+
+  /** A served connection closed. */
+  closed(): void {
+    this.open--;
+    this.release();
   }
 
   private release(): void {

@@ -10,7 +10,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Settings } from '../../config/settings';
-import { peerMatcher, stripForwarded, type PeerMatcher } from '../../http/forwarded';
+import { carriesForwarded, peerMatcher, stripForwarded, type PeerMatcher } from '../../http/forwarded';
 import {
   ALLOWED_METHODS, checkHttp2Request, checkRequest, refuse, refuseSocket, refuseStream, requestLimits, type RequestLimits,
 } from '../../http/request-checks';
@@ -164,7 +164,9 @@ export class RequestGate implements ResponseOwner {
       (h2 ? refuseStream : refuse)(res, refused);
       return true;
     }
-    if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    // The peer's address (a getpeername per connection) only for a request that has a
+    // forwarded field to keep or strip.
+    if (!this.trustAll && carriesForwarded(req) && !this.isTrusted(socket)) stripForwarded(req);
     if (h2) this.deadlines.watch(req, res);
     this.onRequest(++this.counters.requests);
     this.sessions?.request(req, res);
@@ -205,7 +207,7 @@ export class RequestGate implements ResponseOwner {
   /** An 'upgrade' or 'connect' the app takes over: strip forwarded headers, stop tracking it as HTTP. */
   private upgraded(req: IncomingMessage): void {
     const socket = connOf(req.socket);
-    if (!this.trustAll && !this.isTrusted(socket)) stripForwarded(req);
+    if (!this.trustAll && carriesForwarded(req) && !this.isTrusted(socket)) stripForwarded(req);
     this.sessions?.upgrade(req, req.socket);
     this.connections.upgraded(socket);
   }
