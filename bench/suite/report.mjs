@@ -84,8 +84,12 @@ function scenarioTable(sc, groups) {
 
 /** narwhal and the narwhal binary against the best peer of their group (the same one on the default line). */
 function summaryTable(report) {
+  // Without the binary in the run (--variants), its columns say nothing.
+  const binary = report.machine.binaryNode !== null;
   const lines = ['### Summary: narwhal ÷ best peer (req/s; p99 ms narwhal vs peer)', '',
-    `| scenario | narwhal (${report.machine.groups.main}) vs best peer | p99 | narwhal binary (${report.machine.groups.binary}) vs best peer | p99 |`, '|---|---:|---:|---:|---:|'];
+    binary ? `| scenario | narwhal (${report.machine.groups.main}) vs best peer | p99 | narwhal binary (${report.machine.groups.binary}) vs best peer | p99 |`
+      : `| scenario | narwhal (${report.machine.groups.main}) vs best peer | p99 |`,
+    binary ? '|---|---:|---:|---:|---:|' : '|---|---:|---:|'];
   for (const sc of report.scenarios) {
     if (sc.pending || sc.variants.length === 0) continue;
     const best = bestPeers(sc);
@@ -99,7 +103,8 @@ function summaryTable(report) {
     // The scenario's own narwhal variant (access log on, metrics on, --sticky) where it has one.
     const own = sc.variants.find((x) => !x.peer && !(x.id in VARIANTS) && x.runs.length);
     const binGroup = sc.variants.find((x) => x.id === 'narwhal-bin')?.group ?? 'binary';
-    lines.push(`| ${sc.id}${own && own.id !== 'narwhal' ? ` (${own.id})` : ''} | ${cell(own?.id ?? 'narwhal', 'main').join(' | ')} | ${cell('narwhal-bin', binGroup === 'binary' ? 'watt' : binGroup).join(' | ')} |`);
+    const bin = binary ? ` ${cell('narwhal-bin', binGroup === 'binary' ? 'watt' : binGroup).join(' | ')} |` : '';
+    lines.push(`| ${sc.id}${own && own.id !== 'narwhal' ? ` (${own.id})` : ''} | ${cell(own?.id ?? 'narwhal', 'main').join(' | ')} |${bin}`);
   }
   lines.push('');
   return lines;
