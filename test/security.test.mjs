@@ -21,6 +21,12 @@ const ROOT = process.getuid() === 0;
 const NOBODY = 65534;
 /** False, with one SKIP line, when not root (in CI a failure: everything runs there). */
 const asRoot = (name) => runnable(import.meta.url, name, { root: true });
+/** A directory `nobody` owns (0755), as a worker running as nobody could plant files in. */
+function nobodysDirectory(path) {
+  mkdirSync(path, { mode: 0o755 });
+  chownSync(path, NOBODY, NOBODY);
+  return path;
+}
 const UNTRUSTED = '127.0.0.2';
 
 /** A temp app readable by any user (workers may run as nobody). */
@@ -120,9 +126,7 @@ test('1. -u nobody: an extra unix socket in a root-only directory is refused; a 
 test('1. -u nobody: the unix socket bound for the app is the worker\'s; a symlink swapped in for it before the chown is not followed', async () => {
   if (!asRoot('the worker\'s unix socket')) return;
   const base = openApp({ 'victim': 'root\'s own\n' });
-  const run = join(base, 'run');
-  mkdirSync(run, { mode: 0o755 });
-  chownSync(run, NOBODY, NOBODY);
+  const run = nobodysDirectory(join(base, 'run'));
   const path = join(run, 'app.sock');
   const s = await startServer(['-w', '1', '-u', 'nobody', join(openApp({ 'app.js': extraApp(path) }), 'app.js')], { workers: 1 });
   await waitFor(() => /EXTRA-LISTENING/.test(s.stdout), 5000, 'the extra listener');
@@ -641,9 +645,7 @@ test('9. the pidfile replaces a symlink at its path rather than writing through 
 test('9. a log file in a directory another user owns (a worker\'s 0755 directory) follows no symlink', async () => {
   if (!asRoot('log files in another user\'s directory')) return;
   const dir = openApp({ 'victim': 'precious\n' });
-  const theirs = join(dir, 'theirs');
-  mkdirSync(theirs, { mode: 0o755 });
-  chownSync(theirs, NOBODY, NOBODY);
+  const theirs = nobodysDirectory(join(dir, 'theirs'));
   // What the directory's owner could plant: links to a file only root may write.
   symlinkSync(join(dir, 'victim'), join(theirs, 'error.log'));
   symlinkSync(join(dir, 'victim'), join(theirs, 'access.log'));

@@ -73,11 +73,6 @@ function isForwardedName(name: string): boolean {
 
 const DROPPED = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto'];
 
-/**
- * Removes Forwarded and X-Forwarded-{For,Proto,Host,Port} from a request of an untrusted
- * peer: from `req.rawHeaders` in place (what the fetch bridge reads), and, only when one was
- * found, from `req.headers` and `req.headersDistinct`.
- */
 /** Whether the request has a forwarded field at all (most have none: no need to know the peer). */
 export function carriesForwarded(req: IncomingMessage): boolean {
   const raw = req.rawHeaders;
@@ -85,6 +80,11 @@ export function carriesForwarded(req: IncomingMessage): boolean {
   return false;
 }
 
+/**
+ * Removes Forwarded and X-Forwarded-{For,Proto,Host,Port} from a request of an untrusted
+ * peer: from `req.rawHeaders` in place (what the fetch bridge reads), and, only when one was
+ * found, from `req.headers` and `req.headersDistinct`.
+ */
 export function stripForwarded(req: IncomingMessage): void {
   const raw = req.rawHeaders;
   const n = raw.length;

@@ -1,10 +1,11 @@
 // The shared socket's balance (and reuseport's). A few times a second, while any worker holds
-// connections, the master asks every ready worker how many it holds (a report, as a /metrics scrape does: answers that
-// left the workers at about the same moment, where heartbeats run on each worker's own clock);
-// the policy (policy.ts, balanceSheds) names the workers holding clearly more than their share,
-// and each is asked to shed that many idle keep-alive connections. A shed connection comes back
-// here as its file descriptor (the kernel keeps whatever the client sends meanwhile) and goes on
-// to the ready worker holding fewest, which serves it as its own: the client sees nothing.
+// connections, the master asks every ready worker how many it holds (a report, as a /metrics
+// scrape does: answers that left the workers at about the same moment, where heartbeats run on
+// each worker's own clock); the policy (policy.ts, balanceSheds) names the workers holding
+// clearly more than their share, and each is asked to shed that many idle keep-alive
+// connections. A shed connection comes back here as its file descriptor (the kernel keeps
+// whatever the client sends meanwhile) and goes on to the ready worker holding fewest, which
+// serves it as its own: the client sees nothing.
 // Round-robin needs none of this (the master picks a worker per connection), and connections a
 // worker cannot hand over are never asked for: TLS and HTTP/2 state lives in the worker, a PROXY
 // preamble was read there, a thread has no IPC channel (--threads).
@@ -55,9 +56,8 @@ export class ConnectionBalance {
     if (this.inRound || ready.length < 2 || ready.every((w) => !w.stats.connections)) return;
     this.inRound = true;
     try {
-      const asked = this.readyWorkers();
-      const answered = await Promise.all(asked.map((w) => w.requestReport(REPORT_TIMEOUT_MS)));
-      const workers = asked.filter((w, i) => answered[i] && w.state === 'ready');
+      const answered = await Promise.all(ready.map((w) => w.requestReport(REPORT_TIMEOUT_MS)));
+      const workers = ready.filter((w, i) => answered[i] && w.state === 'ready');
       const sheds = balanceSheds(workers.map((w) => ({ pid: w.pid, connections: w.stats.connections ?? 0 })));
       this.given.clear();
       if (sheds.length === 0) return;

@@ -112,7 +112,7 @@ export class ConnectionFeed {
     }));
   }
 
-  /** A connection the master accepted and forwarded (round-robin distribution). */
+  /** A connection the master accepted and forwarded (round-robin), or one another worker shed (the balance). */
   accept(handle: unknown, head?: string, served?: number): void {
     // Accepted even when stopping: the master sent it before it asked this worker to drain,
     // and its request is answered (with Connection: close).
